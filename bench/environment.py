@@ -1,0 +1,54 @@
+"""What produced a result: versions, backend, precision and the git commit."""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import jax
+import jaxlib
+import optax
+
+SCHEMA_VERSION = 1
+
+
+def git_commit(directory: str | Path = ".") -> str:
+    """The checked-out commit, with '+dirty' when the tree has changes, or 'unknown'."""
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return commit + ("+dirty" if dirty else "")
+
+
+def environment() -> dict[str, Any]:
+    """The facts a reader needs to reproduce a table."""
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "python": platform.python_version(),
+        "jax": jax.__version__,
+        "jaxlib": jaxlib.__version__,
+        "optax": optax.__version__,
+        "backend": jax.default_backend(),
+        "device": str(jax.devices()[0].device_kind),
+        "x64": bool(jax.config.jax_enable_x64),
+        "platform": platform.platform(),
+        "git_commit": git_commit(Path(__file__).resolve().parent),
+    }

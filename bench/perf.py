@@ -1,0 +1,487 @@
+"""`python -m bench perf CONFIG`: the runner against the baselines people would otherwise use.
+
+For each cell of a perf config (a problem, an optimizer entry, seeds, steps), in one process:
+
+- runner: the suite's own compiled cell (recording, divergence checks, evaluation counts);
+- python_loop: a per-step Python loop over a jitted step, one run at a time, the way
+  tutorials and most suites run (lanes are timed until a time budget is spent; the total is
+  scaled from the lanes measured, and the table says how many were);
+- floor: a minimal hand-fused ``jit(vmap(scan))`` of the same update, no recording, no checks;
+- scipy: scipy.optimize on the same objective (jitted value-and-gradient, Hessian-vector
+  products for Newton-CG), stopped at the same gap as the runner, on deterministic cells.
+
+Compile seconds and run seconds are apart; run seconds are medians of repeats. Ratios are
+against the runner measured in the same run. Nothing here is a timed test: it is a report.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import statistics
+import sys
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any, TextIO
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from bench.compile_cache import EVENTS
+from bench.config import ConfigError, Suite, build_suite, read_yaml
+from bench.environment import environment
+from bench.params import check_keys, did_you_mean
+from bench.suite import compile_one, make_transform_factory
+from bench.tables import write_table
+
+BASELINES = ("python_loop", "floor", "scipy")
+SCIPY_METHODS = ("L-BFGS-B", "BFGS", "Newton-CG", "CG")
+CELL_KEYS = (
+    "name",
+    "problem",
+    "optimizer",
+    "seeds",
+    "steps",
+    "target",
+    "record_every",
+    "baselines",
+    "scipy",
+    "python_loop_budget_s",
+)
+TOP_KEYS = ("name", "description", "repeats", "dtype", "cells")
+
+
+@dataclasses.dataclass(frozen=True)
+class PerfCell:
+    """One measured cell: a one-problem, one-optimizer suite plus what to compare it with."""
+
+    name: str
+    suite: Suite
+    baselines: tuple[str, ...]
+    scipy_method: str | None
+    python_loop_budget_s: float
+
+
+def load_perf_config(path: str | Path) -> tuple[dict[str, Any], list[PerfCell]]:
+    """Read and check a perf config; every cell is checked as a suite of its own."""
+    raw = read_yaml(path)
+    source = str(path)
+    errors = check_keys(raw, list(TOP_KEYS), f"{source}: top level")
+    cells_raw = raw.get("cells")
+    if not isinstance(cells_raw, list) or not cells_raw:
+        errors.append(
+            f"{source}: cells must be a non-empty list of cells, each with a "
+            "problem and an optimizer."
+        )
+        cells_raw = []
+    repeats = raw.get("repeats", 5)
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
+        errors.append(f"{source}: repeats must be an integer >= 1, got {repeats!r}.")
+    cells: list[PerfCell] = []
+    for index, cell in enumerate(cells_raw):
+        where = f"{source}: cells[{index}]"
+        if not isinstance(cell, dict):
+            errors.append(f"{where}: a cell is a mapping with problem and optimizer.")
+            continue
+        errors += check_keys(cell, list(CELL_KEYS), where)
+        baselines = cell.get("baselines", list(BASELINES[:2]))
+        for baseline in baselines if isinstance(baselines, list) else [baselines]:
+            if baseline not in BASELINES:
+                errors.append(
+                    f"{where}: unknown baseline {baseline!r}"
+                    f"{did_you_mean(str(baseline), BASELINES)} Valid: "
+                    f"{', '.join(BASELINES)}."
+                )
+        method = cell.get("scipy")
+        if method is not None and method not in SCIPY_METHODS:
+            errors.append(
+                f"{where}: scipy must be one of {', '.join(SCIPY_METHODS)}, got "
+                f"{method!r}{did_you_mean(str(method), SCIPY_METHODS)}."
+            )
+        if "scipy" in baselines and method is None:
+            errors.append(f"{where}: the scipy baseline needs `scipy: <method>`.")
+        suite_raw = {
+            "name": str(cell.get("name", f"cell{index}")),
+            "steps": cell.get("steps", 1000),
+            "seeds": cell.get("seeds", 1),
+            "dtype": raw.get("dtype", "float64"),
+            "record_every": cell.get("record_every", 10),
+            "curvature_max_dim": 0,  # perf measures the optimizer, not the curvature probes
+            "problems": [cell.get("problem")],
+            "optimizers": [cell.get("optimizer")],
+        }
+        if "target" in cell:
+            suite_raw["target"] = cell["target"]
+        try:
+            suite = build_suite(suite_raw, source=where)
+        except ConfigError as error:
+            errors += error.messages
+            continue
+        if "scipy" in baselines and (
+            suite.problems[0].stochastic or suite.target is None or suite.problems[0].f_star is None
+        ):
+            errors.append(
+                f"{where}: the scipy baseline needs a deterministic problem with a "
+                "known f* and a `target` gap to stop at."
+            )
+        cells.append(
+            PerfCell(
+                suite.name,
+                suite,
+                tuple(baselines),
+                method,
+                float(cell.get("python_loop_budget_s", 20.0)),
+            )
+        )
+    if errors:
+        raise ConfigError(errors)
+    return raw, cells
+
+
+def _median_time(call: Callable[[], Any], repeats: int) -> float:
+    """Median wall time of ``repeats`` calls, after one untimed warm-up call."""
+    jax.block_until_ready(call())
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(call())
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def _lanes(suite: Suite) -> list[tuple[dict[str, float], int]]:
+    setting = suite.optimizers[0]
+    return [(point, seed) for point in setting.settings() for seed in suite.seeds]
+
+
+def _step_function(suite: Suite):
+    """One optimizer step as the Python-loop baseline and the floor both use it."""
+    problem, setting = suite.problems[0], suite.optimizers[0]
+    make_tx = make_transform_factory(setting)
+
+    def start(hyperparams: Mapping[str, Any], seed: jax.Array):
+        init_key, key = jax.random.split(jax.random.key(seed))
+        x = problem.init(init_key)
+        tx = make_tx(hyperparams)
+        return x, tx.init(x), key
+
+    def step(hyperparams: Mapping[str, Any], x, state, key):
+        tx = make_tx(hyperparams)
+        key, batch_key = jax.random.split(key)
+        batch = problem.sample(problem.data, batch_key) if problem.stochastic else problem.data
+
+        def value_fn(params):
+            return problem.loss(params, batch)
+
+        value, grad = jax.value_and_grad(value_fn)(x)
+        updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=value_fn)
+        return optax.apply_updates(x, updates), state, key, value
+
+    return start, step
+
+
+def measure_runner(cell: PerfCell, repeats: int) -> dict[str, Any]:
+    """The suite's compiled cell: compile once, run ``repeats`` times."""
+    suite = cell.suite
+    compiled = compile_one(suite.problems[0], suite.optimizers[0], suite)
+    run_s = _median_time(lambda: compiled.run()[0].loss, repeats)
+    result = compiled.result(np.asarray([0]))
+    final = result.loss[..., -1] - (suite.problems[0].f_star or 0.0)
+    return {
+        "method": "runner",
+        "compile_s": compiled.compile_s,
+        "run_s": run_s,
+        "lanes": len(_lanes(suite)),
+        "lanes_measured": len(_lanes(suite)),
+        "final_gap": float(np.nanmedian(final)),
+        "result": result,
+    }
+
+
+def measure_python_loop(cell: PerfCell) -> dict[str, Any]:
+    """One run at a time, a Python loop over a jitted step (the tutorial way)."""
+    suite = cell.suite
+    start_fn, step_fn = _step_function(suite)
+    start_jit, step_jit = jax.jit(start_fn), jax.jit(step_fn)
+    lanes = _lanes(suite)
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)
+    compile_start = time.perf_counter()
+    point, seed = lanes[0]
+    hyper = {k: np.asarray(v, dtype) for k, v in point.items()}
+    x, state, key = start_jit(hyper, np.uint32(seed))
+    jax.block_until_ready(step_jit(hyper, x, state, key))
+    compile_s = time.perf_counter() - compile_start
+    spent, measured, finals = 0.0, 0, []
+    for point, seed in lanes:
+        hyper = {k: np.asarray(v, dtype) for k, v in point.items()}
+        begin = time.perf_counter()
+        x, state, key = start_jit(hyper, np.uint32(seed))
+        losses = []
+        for _ in range(suite.steps):
+            x, state, key, value = step_jit(hyper, x, state, key)
+            losses.append(value)  # kept, as a training loop keeps its losses
+        jax.block_until_ready((x, losses))
+        spent += time.perf_counter() - begin
+        measured += 1
+        finals.append(float(suite.problems[0].objective(x)))
+        if spent > cell.python_loop_budget_s:
+            break
+    run_s = spent * len(lanes) / measured
+    f_star = suite.problems[0].f_star or 0.0
+    return {
+        "method": "python_loop",
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "lanes": len(lanes),
+        "lanes_measured": measured,
+        "final_gap": float(np.nanmedian(np.asarray(finals) - f_star)),
+    }
+
+
+def measure_floor(cell: PerfCell, repeats: int) -> dict[str, Any]:
+    """The same update fused by hand in ``jit(vmap(scan))``: no records, no checks."""
+    suite = cell.suite
+    start_fn, step_fn = _step_function(suite)
+    problem = suite.problems[0]
+
+    def lane(hyper, seed):
+        x, state, key = start_fn(hyper, seed)
+
+        def body(carry, _):
+            x, state, key = carry
+            x, state, key, _ = step_fn(hyper, x, state, key)
+            return (x, state, key), None
+
+        (x, _, _), _ = jax.lax.scan(body, (x, state, key), None, length=suite.steps)
+        return problem.objective(x)
+
+    lanes = _lanes(suite)
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)
+    names = list(lanes[0][0])
+    hyper = {n: np.asarray([p[n] for p, _ in lanes], dtype) for n in names}
+    seeds = np.asarray([s for _, s in lanes], np.uint32)
+    begin = time.perf_counter()
+    compiled = jax.jit(jax.vmap(lane)).lower(hyper, seeds).compile()
+    compile_s = time.perf_counter() - begin
+    run_s = _median_time(lambda: compiled(hyper, seeds), repeats)
+    finals = np.asarray(compiled(hyper, seeds)) - (problem.f_star or 0.0)
+    return {
+        "method": "floor",
+        "compile_s": compile_s,
+        "run_s": run_s,
+        "lanes": len(lanes),
+        "lanes_measured": len(lanes),
+        "final_gap": float(np.nanmedian(finals)),
+    }
+
+
+def measure_scipy(cell: PerfCell, repeats: int) -> dict[str, Any]:
+    """scipy.optimize on the same objective, stopped at the suite's target gap."""
+    from scipy.optimize import minimize
+
+    suite = cell.suite
+    problem = suite.problems[0]
+    f_star, target = float(problem.f_star), float(suite.target)
+    value_and_grad = jax.jit(jax.value_and_grad(problem.objective))
+    hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(problem.objective), (x,), (v,))[1])
+    x0 = np.asarray(problem.init(jax.random.key(suite.seeds[0])), dtype=np.float64)
+    begin = time.perf_counter()
+    jax.block_until_ready((value_and_grad(jnp.asarray(x0)), hvp(jnp.asarray(x0), jnp.asarray(x0))))
+    compile_s = time.perf_counter() - begin
+
+    def fun(x):
+        value, grad = value_and_grad(x)
+        return float(value), np.asarray(grad, dtype=np.float64)
+
+    def stop_at_target(intermediate_result):
+        if intermediate_result.fun - f_star <= target:
+            raise StopIteration
+
+    options = {"maxiter": 100 * suite.steps}
+    if cell.scipy_method in ("L-BFGS-B",):
+        options |= {"gtol": 0.0, "ftol": 0.0}
+    elif cell.scipy_method in ("BFGS", "CG"):
+        options |= {"gtol": 0.0}
+    elif cell.scipy_method == "Newton-CG":
+        options |= {"xtol": 0.0}
+    extra = (
+        {"hessp": lambda x, v: np.asarray(hvp(x, v), dtype=np.float64)}
+        if cell.scipy_method == "Newton-CG"
+        else {}
+    )
+
+    def solve():
+        return minimize(
+            fun,
+            x0,
+            jac=True,
+            method=cell.scipy_method,
+            callback=stop_at_target,
+            options=options,
+            **extra,
+        )
+
+    result = solve()  # warm-up: scipy's first call pays one-off costs
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        result = solve()
+        times.append(time.perf_counter() - start)
+    return {
+        "method": f"scipy {cell.scipy_method}",
+        "compile_s": compile_s,
+        "run_s": statistics.median(times),
+        "lanes": 1,
+        "lanes_measured": 1,
+        "final_gap": float(result.fun - f_star),
+        "iterations": int(result.nit),
+        "evals": int(result.nfev),
+    }
+
+
+def runner_to_target(cell: PerfCell, runner: dict[str, Any], repeats: int) -> dict[str, Any]:
+    """The runner again, with exactly the steps its first lane needed to reach the target."""
+    result = runner["result"]
+    target_index = int(np.argmin(np.abs(np.log(result.targets / cell.suite.target))))
+    hit = int(result.hit_step[0, 0, target_index])
+    if hit < 0:
+        return {
+            "method": "runner (to target)",
+            "compile_s": np.nan,
+            "run_s": np.nan,
+            "lanes": 1,
+            "lanes_measured": 0,
+            "final_gap": np.nan,
+            "iterations": -1,
+        }
+    suite = dataclasses.replace(
+        cell.suite, steps=max(hit, 1), seeds=cell.suite.seeds[:1], record_every=max(hit, 1)
+    )
+    compiled = compile_one(suite.problems[0], suite.optimizers[0], suite)
+    run_s = _median_time(lambda: compiled.run()[0].loss, repeats)
+    final = compiled.result(np.asarray([0, hit]))
+    return {
+        "method": "runner (to target)",
+        "compile_s": compiled.compile_s,
+        "run_s": run_s,
+        "lanes": 1,
+        "lanes_measured": 1,
+        "final_gap": float(final.loss[0, 0, -1] - suite.problems[0].f_star),
+        "iterations": hit,
+        "evals": int(final.evals[0, 0, -1]),
+    }
+
+
+def recompile_check(cell: PerfCell) -> dict[str, Any]:
+    """Run the compiled cell again with other numbers in its grid: does anything compile?"""
+    suite = cell.suite
+    compiled = compile_one(suite.problems[0], suite.optimizers[0], suite)
+    first = compiled.run()[0].loss
+    scaled = {k: v * 1.5 for k, v in compiled.hyperparams.items()}
+    before, _ = EVENTS.snapshot()
+    second = dataclasses.replace(compiled, hyperparams=scaled).run()[0].loss
+    after, _ = EVENTS.snapshot()
+    return {"xla_compiles": after - before, "changed": bool(np.any(first != second))}
+
+
+def run_perf(config: str | Path, out_dir: Path, log: TextIO | None = None) -> Path:
+    """Measure every cell; write perf.parquet and perf.md into ``out_dir``."""
+    log = log or sys.stderr
+    raw, cells = load_perf_config(config)
+    repeats = int(raw.get("repeats", 5))
+    rows: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for cell in cells:
+        print(f"[perf] {cell.name}", file=log, flush=True)
+        runner = measure_runner(cell, repeats)
+        measured = [runner]
+        if "python_loop" in cell.baselines:
+            measured.append(measure_python_loop(cell))
+        if "floor" in cell.baselines:
+            measured.append(measure_floor(cell, repeats))
+        if "scipy" in cell.baselines:
+            measured.append(runner_to_target(cell, runner, repeats))
+            measured.append(measure_scipy(cell, repeats))
+        recompiles = recompile_check(cell) if cell.suite.optimizers[0].grid else None
+        if recompiles is not None:
+            notes.append(
+                f"{cell.name}: the compiled cell run again with every grid value x1.5: "
+                f"{recompiles['xla_compiles']} XLA compile(s); results "
+                f"{'changed' if recompiles['changed'] else 'UNCHANGED'} (the numbers are "
+                "inputs of the executable, not constants)."
+            )
+        base = {m["method"]: m for m in measured}
+        for m in measured:
+            steps = m.get("iterations", cell.suite.steps)
+            reference = base["runner (to target)"] if m["method"].startswith("scipy") else runner
+            rows.append(
+                {
+                    "cell": cell.name,
+                    "problem": cell.suite.problems[0].name,
+                    "optimizer": cell.suite.optimizers[0].name,
+                    "method": m["method"],
+                    "lanes": m["lanes"],
+                    "lanes_measured": m["lanes_measured"],
+                    "steps": steps,
+                    "compile_s": m["compile_s"],
+                    "run_s": m["run_s"],
+                    "lane_steps_per_s": m["lanes"] * steps / m["run_s"] if m["run_s"] else np.nan,
+                    "ratio_to_runner": m["run_s"] / reference["run_s"],
+                    "final_gap": m["final_gap"],
+                    "evals": m.get("evals", np.nan),
+                }
+            )
+            print(
+                f"  {m['method']:<20} compile {m['compile_s']:.2f} s  run {m['run_s']:.4f} s"
+                f"  x{m['run_s'] / reference['run_s']:.2f} of the runner",
+                file=log,
+                flush=True,
+            )
+    table = pd.DataFrame(rows)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metadata = {"environment": environment(), "perf": {"config": raw, "notes": notes}}
+    stem = "perf" if jax.default_backend() == "cpu" else f"perf-{jax.default_backend()}"
+    write_table(table, out_dir / f"{stem}.parquet", metadata)
+    report = out_dir / f"{stem}.md"
+    report.write_text(perf_markdown(table, metadata))
+    return report
+
+
+def perf_markdown(table: pd.DataFrame, metadata: Mapping[str, Any]) -> str:
+    """The perf report: one table per cell, the ratios, the environment."""
+    env = metadata["environment"]
+    lines = [
+        "# Runner performance against the baselines",
+        "",
+        f"Measured on {env['backend']} ({env['device']}), {env['platform']}; python "
+        f"{env['python']}, jax {env['jax']}, optax {env['optax']}, x64 {env['x64']}, commit "
+        f"{env['git_commit']}. Run seconds are medians of repeats; compile seconds are apart. "
+        "`x runner` is run seconds over the runner's in the same process (for scipy: over the "
+        "runner run for exactly the steps it needs to reach the same gap). The Python loop "
+        "runs one lane at a time; where it was stopped by its time budget, its total is "
+        "scaled from the lanes measured (column `lanes measured`).",
+        "",
+    ]
+    for cell, group in table.groupby("cell", sort=False):
+        lines += [
+            f"## {cell}",
+            "",
+            "| method | lanes (measured) | steps | compile s | run s | lane-steps/s | "
+            "x runner | final gap | evals |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
+        for row in group.itertuples():
+            evals = "-" if pd.isna(row.evals) else f"{int(row.evals)}"
+            lines.append(
+                f"| {row.method} | {row.lanes} ({row.lanes_measured}) | {row.steps} | "
+                f"{row.compile_s:.2f} | {row.run_s:.4g} | {row.lane_steps_per_s:.3g} | "
+                f"{row.ratio_to_runner:.3g} | {row.final_gap:.3g} | {evals} |"
+            )
+        lines.append("")
+    notes = metadata["perf"].get("notes", [])
+    if notes:
+        lines += ["## Compile economy", ""] + [f"- {n}" for n in notes] + [""]
+    return "\n".join(lines)

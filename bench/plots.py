@@ -1,0 +1,963 @@
+"""Figures drawn from the tables alone (a pure function of the parquet files).
+
+Per problem: convergence against steps and against evaluations, trajectories over the
+contours (2-d), learning-rate sensitivity, curvature along the path (small dim). Across
+problems: performance profiles and a data profile. Every optimizer keeps one color and
+line style in every figure (its position in the suite), so figures read together.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import re
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: no display on servers and in CI
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib import colors as mcolors
+from matplotlib import ticker
+from matplotlib.lines import Line2D
+from matplotlib.transforms import blended_transform_factory
+
+from bench.profiles import alpha_grid, data_profile, performance_profile, tau_grid
+from bench.results import Results
+from bench.summary import (
+    PROTOCOL_ORDER,
+    best_settings,
+    hyperparameter_columns,
+    objective_column,
+    robust_quantile,
+    setting_summary,
+    target_costs,
+)
+
+# Gaps at or below this are rounding noise around f*; drawn at the floor of the log axis.
+GAP_FLOOR = 1e-16
+DPI = 110
+# Points of the common evaluation grid the seeds' curves are interpolated onto.
+EVAL_GRID = 300
+LEARNING_RATE = "learning_rate"
+
+
+@dataclasses.dataclass(frozen=True)
+class Figure:
+    """A written figure and the sentence that tells a reader what to look at."""
+
+    path: Path
+    title: str
+    caption: str
+
+
+def slug(name: str) -> str:
+    """A file-name-safe version of a problem or optimizer name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "unnamed"
+
+
+# ---------------------------------------------------------------------------------------
+# Styles and shared helpers
+
+
+def optimizer_styles(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """A distinct (color, line style, marker) per optimizer, stable across figures.
+
+    Up to 10: tab10 colors, solid. Beyond: the 10 colors again with another line style
+    and marker, so 20-30 lines stay tellable apart.
+    """
+    palette = plt.get_cmap("tab10").colors
+    linestyles = ["-", "--", ":", "-."]
+    markers = ["o", "s", "^", "D"]
+    styles = {}
+    for index, name in enumerate(names):
+        cycle = index // len(palette)
+        styles[name] = {
+            "color": palette[index % len(palette)],
+            "linestyle": linestyles[cycle % len(linestyles)],
+            "marker": markers[cycle % len(markers)],
+        }
+    return styles
+
+
+def _all_optimizers(results: Results) -> list[str]:
+    names = list(results.metadata.get("optimizers", {}))
+    return names + [n for n in dict.fromkeys(results.runs["optimizer"]) if n not in names]
+
+
+def _legend(ax: plt.Axes, handles=None, labels=None) -> None:
+    """Legend outside the axes, to the right of ``ax`` (constrained layout makes room);
+    one column up to 24 entries, then two."""
+    if handles is None:
+        handles, labels = ax.get_legend_handles_labels()
+    if not handles:
+        return
+    ax.legend(
+        handles,
+        labels,
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        borderaxespad=0.0,
+        fontsize="small",
+        ncol=1 if len(handles) <= 24 else 2,
+    )
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    fig.savefig(path, dpi=DPI, metadata={"Software": None})
+    plt.close(fig)
+    return path
+
+
+def with_settings(
+    curves: pd.DataFrame, runs: pd.DataFrame, swept: Sequence[str] | None = None
+) -> pd.DataFrame:
+    """curves with the `setting` label of runs.parquet, joined on the hyperparameter
+    columns (``swept``: the names the suite sweeps; default: guessed from the columns)."""
+    if "setting" in curves.columns:
+        return curves
+    names = hyperparameter_columns(curves) if swept is None else swept
+    hyper = [c for c in names if c in curves.columns and c in runs.columns]
+    keys = ["problem", "optimizer", *hyper]
+    labels = runs.loc[runs["status"] != "skipped", [*keys, "setting"]].drop_duplicates(keys)
+    # pandas joins NaN keys to NaN keys: entries that do not sweep a column match.
+    return curves.merge(labels, on=keys, how="left")
+
+
+def _is_log_spaced(steps: np.ndarray) -> bool:
+    """True when the recording grid is log-spaced (then step axes are log too)."""
+    steps = np.unique(steps[steps > 0])
+    if steps.size < 4:
+        return False
+    gaps = np.diff(steps)
+    return bool(gaps[-1] / max(gaps[0], 1) > 4)
+
+
+def _clean(values: Any, column: str) -> np.ndarray:
+    """The objective as plotted: non-finite (diverged) = +inf; gaps floored for log axes."""
+    values = np.asarray(values, dtype=np.float64)
+    values = np.where(np.isfinite(values), values, np.inf)
+    if column == "gap":
+        values = np.maximum(values, GAP_FLOOR)
+    return values
+
+
+def _band(matrix: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and 25-75% over seeds (axis 1); NaN where too few seeds have data, and +inf
+    (diverged) drawn as a gap in the line."""
+    count = (~np.isnan(matrix)).sum(axis=1)
+    out = []
+    for q in (0.5, 0.25, 0.75):
+        value = robust_quantile(matrix, q, axis=1)
+        value = np.where((count >= min_count) & np.isfinite(value), value, np.nan)
+        out.append(value)
+    return out[0], out[1], out[2]
+
+
+def _y_label(column: str) -> str:
+    return "gap f(x) - f*  (log scale)" if column == "gap" else "loss f(x)  (full objective)"
+
+
+def _set_value_scale(ax: plt.Axes, values: np.ndarray, column: str) -> None:
+    """Log where the values are positive and span more than a decade (gaps: always log)."""
+    finite = values[np.isfinite(values)]
+    if column == "gap" or (finite.size and finite.min() > 0 and finite.max() > 10 * finite.min()):
+        ax.set_yscale("log")
+
+
+# Dashes for a curve drawn over an identical one, so both colors show in turn.
+OVER = (0, (3, 3))
+
+
+def _same_as(curve: np.ndarray, drawn: Sequence[tuple[str, np.ndarray]]) -> str | None:
+    """The name of an already drawn curve this one coincides with (to 0.1%), if any: an
+    optimizer and its Optax twin draw one line, and the reader should know both are there."""
+    for name, other in drawn:
+        if other.shape == curve.shape and np.allclose(
+            curve, other, rtol=1e-3, atol=0.0, equal_nan=True
+        ):
+            return name
+    return None
+
+
+def _clip_blowups(ax: plt.Axes, values: np.ndarray, starts: np.ndarray) -> None:
+    """On a log axis, cut the top at 100x the highest starting value: a run blowing up on
+    its way to divergence leaves through the top instead of squashing every other curve."""
+    if ax.get_yscale() != "log":
+        return
+    finite = values[np.isfinite(values) & (values > 0)]
+    starts = starts[np.isfinite(starts) & (starts > 0)]
+    if not finite.size or not starts.size:
+        return
+    top = 10 ** math.ceil(math.log10(starts.max()) + 2)
+    if finite.max() > top:
+        ax.set_ylim(ax.get_ylim()[0], top)
+
+
+def _metric_name(column: str) -> str:
+    return "gap f(x) - f*" if column == "gap" else "loss"
+
+
+# ---------------------------------------------------------------------------------------
+# Convergence
+
+
+def _evals_band(
+    lane: pd.DataFrame, column: str, grid: np.ndarray, log_values: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each seed's curve interpolated onto the common evaluation grid, then quantiles.
+
+    Past a seed's last recorded evaluation: +inf if that seed diverged (its count froze
+    there), no data otherwise. The line is drawn where at least half of the seeds have data.
+    """
+    columns = []
+    for _, seed in lane.groupby("seed", sort=True):
+        seed = seed.sort_values("step")
+        evals = seed["evals"].to_numpy(dtype=np.float64)
+        values = _clean(seed[column], column)
+        finite = np.isfinite(values)
+        diverged = not finite.all()
+        if diverged:
+            cut = int(np.argmin(finite))  # the first non-finite record
+            evals, values = evals[:cut], values[:cut]
+        column_values = np.full(grid.shape, np.nan)
+        if evals.size:
+            ys = np.log10(values) if log_values else values
+            inside = (grid >= evals[0]) & (grid <= evals[-1])
+            interpolated = np.interp(grid[inside], evals, ys)
+            column_values[inside] = 10**interpolated if log_values else interpolated
+            if diverged:
+                column_values[grid > evals[-1]] = np.inf
+        elif diverged:
+            column_values[:] = np.inf
+        columns.append(column_values)
+    matrix = np.stack(columns, axis=1)
+    return _band(matrix, math.ceil(matrix.shape[1] / 2))
+
+
+def convergence_plot(
+    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict], path: Path
+) -> Figure:
+    """Two panels sharing the y axis: the objective against steps, and against evaluations.
+
+    One line per optimizer at its tuned setting: the median over seeds, with the 25-75%
+    band. Against evaluations, each seed's curve is first interpolated onto a common grid
+    (seeds of a line search spend different numbers of evaluations per step).
+    """
+    metadata = results.metadata
+    info = metadata["problems"][problem]
+    column = objective_column(info)
+    curves = results.curves[results.curves["problem"] == problem]
+    log_x = _is_log_spaced(curves["step"].to_numpy())
+    fig, (ax_steps, ax_evals) = plt.subplots(
+        1, 2, figsize=(13, 5.2), layout="constrained", sharey=True
+    )
+    plotted = []
+    starts = []
+    drawn: list[tuple[str, np.ndarray]] = []
+    n_seeds = 0
+    for row in best.itertuples():
+        lane = curves[(curves["optimizer"] == row.optimizer) & (curves["setting"] == row.setting)]
+        if lane.empty:
+            continue
+        style = styles[row.optimizer]
+        wide = lane.pivot(index="step", columns="seed", values=column)
+        n_seeds = max(n_seeds, wide.shape[1])
+        steps = wide.index.to_numpy()
+        matrix = _clean(wide.to_numpy(), column)
+        median, low, high = _band(matrix, 1)
+        starts.append(median[0])
+        label = f"{row.optimizer} ({row.setting})"
+        twin = _same_as(median, drawn)
+        drawn.append((row.optimizer, median))
+        if twin is not None:
+            label += f" = {twin} (dashed)"
+        line = {
+            "color": style["color"],
+            "linestyle": OVER if twin is not None else style["linestyle"],
+            "linewidth": 1.6,
+        }
+        if row.diverged:
+            label += f"  [{row.diverged}/{row.runs} diverged]"
+        ax_steps.plot(steps, median, label=label, **line)
+        ax_steps.fill_between(steps, low, high, color=style["color"], alpha=0.15, linewidth=0)
+        plotted.append(matrix)
+
+        top = float(lane["evals"].max())
+        grid = (
+            np.geomspace(1.0, max(top, 2.0), EVAL_GRID) if log_x else np.linspace(0, top, EVAL_GRID)
+        )
+        log_values = column == "gap" or bool((lane[column] > 0).all())
+        median, low, high = _evals_band(lane, column, grid, log_values)
+        ax_evals.plot(grid, median, **line)
+        ax_evals.fill_between(grid, low, high, color=style["color"], alpha=0.15, linewidth=0)
+
+    values = np.concatenate([m.ravel() for m in plotted]) if plotted else np.array([1.0])
+    _set_value_scale(ax_steps, values, column)
+    target = metadata["suite"].get("target")
+    for ax in (ax_steps, ax_evals):
+        if column == "gap" and target:
+            ax.axhline(target, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2)
+        if log_x:
+            ax.set_xscale("log")
+        ax.grid(True, which="major", alpha=0.3)
+    _clip_blowups(ax_steps, values, np.asarray(starts))
+    if column == "gap" and target:
+        ax_steps.plot([], [], color="0.35", linestyle=(0, (1, 2)), label=f"target gap {target:g}")
+    ax_steps.set_xlabel("step (optimizer updates)")
+    ax_evals.set_xlabel("function + gradient evaluations (line-search trials included)")
+    ax_steps.set_ylabel(_y_label(column))
+    ax_steps.set_title("against steps")
+    ax_evals.set_title("against evaluations")
+    ax_evals.tick_params(labelleft=True)
+    fig.suptitle(
+        f"{problem} (dim {info['dim']}): {_metric_name(column)}, median of {n_seeds} seeds "
+        "with 25-75% band, tuned setting per optimizer"
+    )
+    handles, labels = ax_steps.get_legend_handles_labels()
+    _legend(ax_evals, handles, labels)
+    _save(fig, path)
+    return Figure(
+        path,
+        f"{problem}: convergence",
+        f"{_metric_name(column).capitalize()} against steps (left) and against function and "
+        "gradient evaluations (right; Hessian evaluations are not counted): median over "
+        "seeds, 25-75% band, each optimizer at its "
+        f"tuned setting. A line that stops has diverged for more than half of the seeds"
+        + (
+            f"; gaps at or below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
+            if column == "gap"
+            else "."
+        ),
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Trajectories over the contours (2-d problems)
+
+
+def _surface(surfaces: pd.DataFrame, problem: str):
+    grid = surfaces[surfaces["problem"] == problem].pivot_table(
+        index="x1", columns="x0", values="loss"
+    )
+    return grid.columns.to_numpy(), grid.index.to_numpy(), grid.to_numpy()
+
+
+def _contour(ax: plt.Axes, xs, ys, z, f_star: float | None):
+    """Filled log-spaced contours of loss - min (light), with line contours on top."""
+    finite = z[np.isfinite(z)]
+    floor = min(float(finite.min()), f_star) if f_star is not None else float(finite.min())
+    shifted = np.where(np.isfinite(z), z - floor, np.nan)
+    positive = shifted[shifted > 0]
+    top = float(positive.max()) if positive.size else 1.0
+    low = max(float(np.quantile(positive, 0.002)) if positive.size else top * 1e-6, top * 1e-9)
+    levels = np.geomspace(low, top, 18)
+    shifted = np.clip(np.nan_to_num(shifted, nan=top), low, top)
+    norm = mcolors.LogNorm(vmin=low, vmax=top)
+    filled = ax.contourf(xs, ys, shifted, levels=levels, norm=norm, cmap="Greys_r", alpha=0.45)
+    ax.contour(xs, ys, shifted, levels=levels, norm=norm, colors="0.45", linewidths=0.5)
+    return filled
+
+
+def _colorbar(fig: plt.Figure, mappable, ax, label: str, location: str) -> None:
+    """A colorbar with ticks at powers of ten (the contour levels are log-spaced)."""
+    bar = fig.colorbar(
+        mappable,
+        ax=ax,
+        location=location,
+        shrink=0.8,
+        ticks=ticker.LogLocator(),
+        format=ticker.LogFormatterSciNotation(),
+    )
+    bar.set_label(label)
+
+
+def _mark_points(ax: plt.Axes, info: Mapping[str, Any], start: np.ndarray | None) -> None:
+    if start is not None:
+        ax.plot(*start, marker="s", color="black", markersize=7, linestyle="none", zorder=5)
+    for point in info.get("x_star") or []:
+        ax.plot(
+            *point[:2],
+            marker="*",
+            color="crimson",
+            markeredgecolor="white",
+            markersize=13,
+            linestyle="none",
+            zorder=5,
+        )
+
+
+def _landmarks() -> tuple[list[Line2D], list[str]]:
+    handles = [
+        Line2D([], [], marker="s", color="black", linestyle="none"),
+        Line2D([], [], marker="*", color="crimson", markersize=11, linestyle="none"),
+        Line2D([], [], marker="o", color="0.3", markerfacecolor="white", linestyle="none"),
+    ]
+    return handles, ["start x0", "known minimizer(s)", "last iterate"]
+
+
+def _path_of(paths: pd.DataFrame, optimizer: str, role: str) -> tuple[pd.DataFrame, str]:
+    rows = paths[(paths["optimizer"] == optimizer) & (paths["role"] == role)]
+    if rows.empty:
+        return rows, ""
+    seed = rows["seed"].min()
+    rows = rows[rows["seed"] == seed].sort_values("step")
+    return rows, str(rows["setting"].iloc[0])
+
+
+def _window(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray) -> None:
+    ax.set_xlim(xs.min(), xs.max())
+    ax.set_ylim(ys.min(), ys.max())
+    ax.set_xlabel("x[0]")
+    ax.set_ylabel("x[1]")
+
+
+def trajectory_plot(
+    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict], path: Path
+) -> Figure:
+    """Every optimizer's path (tuned setting, first seed) over log-spaced contours."""
+    info = results.metadata["problems"][problem]
+    paths = results.paths[results.paths["problem"] == problem]
+    xs, ys, z = _surface(results.surfaces, problem)
+    fig, ax = plt.subplots(figsize=(10, 6.8), layout="constrained")
+    filled = _contour(ax, xs, ys, z, info.get("f_star"))
+    start = None
+    drawn: list[tuple[str, np.ndarray]] = []
+    for row in best.itertuples():
+        rows, setting = _path_of(paths, row.optimizer, "best")
+        if rows.empty:
+            continue
+        style = styles[row.optimizer]
+        x, y = rows["x0"].to_numpy(), rows["x1"].to_numpy()
+        start = (x[0], y[0])
+        label = f"{row.optimizer} ({setting})"
+        twin = _same_as(np.stack([x, y]), drawn)
+        drawn.append((row.optimizer, np.stack([x, y])))
+        if twin is not None:
+            label += f" = {twin} (dashed)"
+        ax.plot(
+            x,
+            y,
+            color=style["color"],
+            linestyle=OVER if twin is not None else style["linestyle"],
+            linewidth=1.6,
+            marker=".",
+            markersize=3,
+            label=label,
+        )
+        finite = np.isfinite(x) & np.isfinite(y)
+        if finite.any():
+            last = np.flatnonzero(finite)[-1]
+            ax.plot(
+                x[last],
+                y[last],
+                marker="o",
+                markerfacecolor="white",
+                color=style["color"],
+                markersize=6,
+                zorder=4,
+            )
+    _mark_points(ax, info, start)
+    _window(ax, xs, ys)
+    _colorbar(fig, filled, ax, "loss - min loss on the window (log scale)", "bottom")
+    ax.set_title(f"{problem}: trajectories, tuned setting, first seed")
+    handles, labels = ax.get_legend_handles_labels()
+    extra_handles, extra_labels = _landmarks()
+    _legend(ax, handles + extra_handles, labels + extra_labels)
+    _save(fig, path)
+    return Figure(
+        path,
+        f"{problem}: trajectories",
+        "Iterates of every optimizer at its tuned setting (first seed) over log-spaced "
+        "contours of f - min f; dots are the recorded steps, the square the start, stars "
+        "the known minimizers, circles the last iterates.",
+    )
+
+
+def trajectory_grid_plot(
+    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict], path: Path
+) -> Figure:
+    """One small panel per optimizer: tuned path (solid) and default path (dashed)."""
+    info = results.metadata["problems"][problem]
+    paths = results.paths[results.paths["problem"] == problem]
+    xs, ys, z = _surface(results.surfaces, problem)
+    names = [n for n in best["optimizer"] if not paths[paths["optimizer"] == n].empty]
+    ncols = min(4, max(len(names), 1))
+    nrows = max(math.ceil(len(names) / ncols), 1)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(3.3 * ncols + 1.2, 3.0 * nrows + 0.9),
+        layout="constrained",
+        sharex=True,
+        sharey=True,
+        squeeze=False,
+    )
+    filled = None
+    for ax, name in zip(axes.flat, names, strict=False):
+        filled = _contour(ax, xs, ys, z, info.get("f_star"))
+        color = styles[name]["color"]
+        tuned, tuned_setting = _path_of(paths, name, "best")
+        default, default_setting = _path_of(paths, name, "default")
+        start = None
+        if not default.empty and default_setting != tuned_setting:
+            ax.plot(default["x0"], default["x1"], color="0.15", linestyle="--", linewidth=1.1)
+            start = (default["x0"].iloc[0], default["x1"].iloc[0])
+        if not tuned.empty:
+            ax.plot(tuned["x0"], tuned["x1"], color=color, linewidth=1.5, marker=".", markersize=3)
+            start = (tuned["x0"].iloc[0], tuned["x1"].iloc[0])
+        _mark_points(ax, info, start)
+        ax.set_xlim(xs.min(), xs.max())
+        ax.set_ylim(ys.min(), ys.max())
+        default_text = (
+            "= tuned" if default_setting == tuned_setting else (default_setting or "none")
+        )
+        ax.set_title(f"{name}\ntuned: {tuned_setting}\ndefault: {default_text}", fontsize="small")
+    for ax in axes.flat[len(names) :]:
+        ax.set_visible(False)
+    for column in range(ncols):
+        # The lowest visible panel of each column carries the x axis (shared axes hide it).
+        visible = [ax for ax in axes[:, column] if ax.get_visible()]
+        if visible:
+            visible[-1].xaxis.set_tick_params(labelbottom=True)
+            visible[-1].set_xlabel("x[0]")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("x[1]")
+    if filled is not None:
+        _colorbar(fig, filled, axes, "loss - min loss (log scale)", "right")
+    fig.suptitle(f"{problem}: tuned (solid) vs default (dashed) setting, first seed")
+    handles = [
+        Line2D([], [], color="0.3", linewidth=1.5, marker=".", label="tuned setting"),
+        Line2D([], [], color="0.15", linestyle="--", label="default setting"),
+        *_landmarks()[0][:2],
+    ]
+    fig.legend(
+        handles,
+        ["tuned setting", "default setting", "start x0", "known minimizer(s)"],
+        loc="outside lower center",
+        ncol=4,
+        fontsize="small",
+    )
+    _save(fig, path)
+    return Figure(
+        path,
+        f"{problem}: tuned vs default paths",
+        "One panel per optimizer: the path at the tuned setting (solid, colored) and at the "
+        "entry's default setting (dashed) where it differs, first seed.",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Learning-rate sensitivity
+
+
+def sensitivity_plot(
+    problem: str, results: Results, styles: Mapping[str, dict], path: Path
+) -> Figure | None:
+    """Median final gap (IQR bars) against learning rate, per optimizer that sweeps it.
+
+    Where an entry sweeps other hyperparameters too, each learning rate shows its best
+    point over them (the protocol's key). A median that diverged is an x at the top.
+    """
+    info = results.metadata["problems"][problem]
+    column = objective_column(info)
+    runs = results.runs[results.runs["problem"] == problem]
+    if LEARNING_RATE not in runs.columns:
+        return None
+    summary = setting_summary(runs, results.metadata["problems"])
+    summary = summary[summary[LEARNING_RATE].notna()]
+    if summary.empty:
+        return None
+    best = best_settings(runs, results.metadata["problems"])
+    tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
+    fig, ax = plt.subplots(figsize=(9.5, 5.2), layout="constrained")
+    finite_all = summary.loc[np.isfinite(summary["final_q75"]), "final_q75"].to_numpy()
+    finite_all = np.concatenate(
+        [finite_all, summary.loc[np.isfinite(summary["final_median"]), "final_median"]]
+    )
+    floor = GAP_FLOOR if column == "gap" else -np.inf
+    top = float(np.max(finite_all)) * 5 if finite_all.size else 1.0
+    any_diverged = False
+    top_edge = blended_transform_factory(ax.transData, ax.transAxes)
+    drawn: list[tuple[str, np.ndarray]] = []
+    for optimizer, cell in summary.groupby("optimizer", sort=False):
+        cell = cell.sort_values(PROTOCOL_ORDER, kind="stable")
+        per_lr = cell.groupby(LEARNING_RATE, sort=True).head(1).sort_values(LEARNING_RATE)
+        style = styles[optimizer]
+        lr = per_lr[LEARNING_RATE].to_numpy()
+        median = np.maximum(per_lr["final_median"].to_numpy(), floor)
+        q25 = np.maximum(per_lr["final_q25"].to_numpy(), floor)
+        q75 = np.minimum(np.maximum(per_lr["final_q75"].to_numpy(), floor), top)
+        ok = np.isfinite(median)
+        shown = np.where(ok, median, np.nan)
+        twin = _same_as(np.stack([lr, shown]), drawn)
+        drawn.append((optimizer, np.stack([lr, shown])))
+        ax.errorbar(
+            lr[ok],
+            shown[ok],
+            yerr=[shown[ok] - q25[ok], q75[ok] - shown[ok]],
+            color=style["color"],
+            linestyle=OVER if twin is not None else style["linestyle"],
+            marker=style["marker"],
+            markersize=5,
+            capsize=3,
+            linewidth=1.4,
+            label=optimizer + (f" = {twin} (dashed)" if twin is not None else ""),
+        )
+        if (~ok).any():
+            any_diverged = True
+            ax.plot(
+                lr[~ok],
+                np.full((~ok).sum(), 0.97),
+                transform=top_edge,
+                marker="x",
+                color=style["color"],
+                markersize=8,
+                markeredgewidth=2,
+                linestyle="none",
+                clip_on=False,
+            )
+        chosen = cell[cell["setting"] == tuned.get(optimizer)]
+        if not chosen.empty and np.isfinite(chosen["final_median"].iloc[0]):
+            ax.plot(
+                chosen[LEARNING_RATE].iloc[0],
+                max(chosen["final_median"].iloc[0], floor),
+                marker="o",
+                markersize=13,
+                markerfacecolor="none",
+                markeredgecolor=style["color"],
+                markeredgewidth=1.5,
+                linestyle="none",
+            )
+    ax.set_xscale("log")
+    _set_value_scale(ax, finite_all, column)
+    if ax.get_yscale() == "log" and finite_all.size:
+        # Margins in log space: rings and error bars stay inside, and diverged marks get
+        # a row of their own above the data.
+        lows = summary[["final_q25", "final_median"]].to_numpy(dtype=np.float64).ravel()
+        lows = np.maximum(lows[np.isfinite(lows)], floor if column == "gap" else 1e-300)
+        bottom = float(lows.min()) / 2 if lows.size else float(finite_all.min()) / 2
+        ax.set_ylim(bottom, top * 6 if any_diverged else top / 2)
+    target = results.metadata["suite"].get("target")
+    if column == "gap" and target:
+        # Far below every point, the target line would squash the differences that matter.
+        near = not finite_all.size or target >= float(np.min(finite_all)) / 1e3
+        if near:
+            ax.axhline(target, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2)
+        label = f"target gap {target:g}" + ("" if near else " (far below the axis)")
+        ax.plot([], [], color="0.35", linestyle=(0, (1, 2)), label=label)
+    if any_diverged:
+        ax.plot([], [], marker="x", color="0.3", linestyle="none", label="median run diverged")
+    ax.plot(
+        [],
+        [],
+        marker="o",
+        markersize=11,
+        markerfacecolor="none",
+        color="0.3",
+        linestyle="none",
+        label="tuned setting",
+    )
+    ax.set_xlabel("learning rate (log scale)")
+    ax.set_ylabel(f"final {_metric_name(column)}, median and IQR over seeds")
+    ax.set_title(f"{problem}: sensitivity to the learning rate")
+    ax.grid(True, which="major", alpha=0.3)
+    handles, labels = ax.get_legend_handles_labels()
+    names = set(summary["optimizer"])
+    order = sorted(range(len(labels)), key=lambda i: labels[i].split(" ")[0] not in names)
+    _legend(ax, [handles[i] for i in order], [labels[i] for i in order])
+    _save(fig, path)
+    return Figure(
+        path,
+        f"{problem}: learning-rate sensitivity",
+        f"Final {_metric_name(column)} (median over seeds, bars from the 25th to the 75th "
+        "percentile) against the learning rate, for every entry that sweeps it; an x at the "
+        "top marks a learning rate whose median run diverged, a ring the tuned setting.",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Curvature along the path (small problems)
+
+
+def _symlog_threshold(values: np.ndarray) -> float:
+    magnitude = np.abs(values[np.isfinite(values) & (values != 0)])
+    if not magnitude.size:
+        return 1.0
+    smallest = max(float(np.quantile(magnitude, 0.05)), float(magnitude.max()) * 1e-8)
+    return 10.0 ** math.floor(math.log10(smallest))
+
+
+def constant_curvature(curvature: pd.DataFrame, problem: str) -> tuple[float, float] | None:
+    """(smallest eigenvalue, condition number) when the Hessian's spectrum is the same at
+    every recorded iterate (a quadratic): then a plot of it says nothing, a sentence does."""
+    rows = curvature[curvature["problem"] == problem]
+    if rows.empty:
+        return None
+    values = rows[["eig_min", "eig_max"]].to_numpy(dtype=np.float64)
+    if not np.isfinite(values).all():
+        return None
+    spread = values.max(axis=0) - values.min(axis=0)
+    if np.all(spread <= 1e-9 * np.maximum(np.abs(values).max(axis=0), 1e-300)):
+        return float(values[0, 0]), float(rows["condition"].iloc[0])
+    return None
+
+
+def curvature_plot(
+    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict], path: Path
+) -> Figure | None:
+    """Objective, Hessian condition number and smallest eigenvalue against step."""
+    curvature = results.curvature[
+        (results.curvature["problem"] == problem) & (results.curvature["role"] == "best")
+    ]
+    if curvature.empty:
+        return None
+    info = results.metadata["problems"][problem]
+    column = objective_column(info)
+    curves = results.curves[results.curves["problem"] == problem]
+    log_x = _is_log_spaced(curvature["step"].to_numpy())
+    fig, (ax_f, ax_cond, ax_eig) = plt.subplots(
+        3, 1, figsize=(10, 9), layout="constrained", sharex=True
+    )
+    eig_values = []
+    plotted_values = []
+    drawn: list[tuple[str, np.ndarray]] = []
+    for row in best.itertuples():
+        rows = curvature[curvature["optimizer"] == row.optimizer]
+        if rows.empty:
+            continue
+        seed = rows["seed"].min()
+        rows = rows[rows["seed"] == seed].sort_values("step")
+        style = styles[row.optimizer]
+        eig = rows["eig_min"].to_numpy(dtype=np.float64)
+        twin = _same_as(eig, drawn)
+        drawn.append((row.optimizer, eig))
+        line = {
+            "color": style["color"],
+            "linestyle": OVER if twin is not None else style["linestyle"],
+            "linewidth": 1.5,
+        }
+        lane = curves[
+            (curves["optimizer"] == row.optimizer)
+            & (curves["setting"] == rows["setting"].iloc[0])
+            & (curves["seed"] == seed)
+        ].sort_values("step")
+        values = _clean(lane[column], column)
+        plotted_values.append(values)
+        ax_f.plot(lane["step"], np.where(np.isfinite(values), values, np.nan), **line)
+        condition = rows["condition"].to_numpy(dtype=np.float64)
+        ax_cond.plot(rows["step"], np.where(np.isfinite(condition), condition, np.nan), **line)
+        eig_values.append(eig)
+        label = f"{row.optimizer} ({rows['setting'].iloc[0]})"
+        if twin is not None:
+            label += f" = {twin} (dashed)"
+        ax_eig.plot(rows["step"], eig, label=label, **line)
+    if not eig_values:
+        plt.close(fig)
+        return None
+    _set_value_scale(ax_f, np.concatenate(plotted_values), column)
+    ax_cond.set_yscale("log")
+    eig_all = np.concatenate(eig_values)
+    ax_eig.set_yscale("symlog", linthresh=_symlog_threshold(eig_all))
+    ax_eig.axhline(0.0, color="black", linewidth=0.8)
+    ax_eig.plot([], [], color="black", linewidth=0.8, label="zero: below = negative curvature")
+    for ax in (ax_f, ax_cond, ax_eig):
+        ax.grid(True, which="major", alpha=0.3)
+        if log_x:
+            ax.set_xscale("log")
+    ax_f.set_ylabel(_y_label(column))
+    ax_cond.set_ylabel("condition number\nmax|λ| / min|λ| (log)")
+    ax_eig.set_ylabel("smallest Hessian\neigenvalue λ_min (symlog)")
+    ax_eig.set_xlabel("step (optimizer updates)")
+    ax_f.set_title("objective along the path")
+    ax_cond.set_title("Hessian condition number at the iterate")
+    ax_eig.set_title("smallest Hessian eigenvalue at the iterate (< 0: saddle or maximum nearby)")
+    fig.suptitle(
+        f"{problem} (dim {info['dim']}): curvature along the path, tuned setting, first seed"
+    )
+    handles, labels = ax_eig.get_legend_handles_labels()
+    _legend(ax_f, handles, labels)
+    _save(fig, path)
+    return Figure(
+        path,
+        f"{problem}: curvature along the path",
+        "Along each optimizer's path (tuned setting, first seed): the objective, the "
+        "condition number of the Hessian of the full objective, and its smallest "
+        "eigenvalue. A negative smallest eigenvalue is a saddle region; a long flat stretch "
+        "of the objective while it stays near zero is a plateau.",
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Profiles across problems
+
+
+def _profile_lines(
+    ax: plt.Axes, x: np.ndarray, profile: pd.DataFrame, solved: pd.Series, styles
+) -> None:
+    """Step curves, nudged apart vertically by a hair so equal curves stay visible; the
+    label says how many problems each solves (curves flat at 0 hide each other)."""
+    names = list(profile.columns)
+    n_problems = int(solved.attrs.get("n", 0))
+    for index, name in enumerate(names):
+        style = styles[name]
+        nudge = 0.006 * (index - (len(names) - 1) / 2) / max(len(names) / 2, 1)
+        ax.plot(
+            x,
+            profile[name].to_numpy() + nudge,
+            drawstyle="steps-post",
+            color=style["color"],
+            linestyle=style["linestyle"],
+            linewidth=1.6,
+            label=f"{name} ({int(solved[name])}/{n_problems} solved)",
+        )
+    ax.set_ylim(-0.03, 1.03)
+    ax.grid(True, which="major", alpha=0.3)
+
+
+def profile_plots(
+    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict], plots_dir: Path
+) -> list[Figure]:
+    """Performance profiles (steps, evaluations to target) and the data profile."""
+    steps = target_costs(table, metadata, "steps_to_target")
+    evals = target_costs(table, metadata, "evals_to_target")
+    if steps.empty:
+        return []
+    target = metadata["suite"]["target"]
+    n = len(steps.index)
+    solved = np.isfinite(steps).sum(axis=0)
+    solved.attrs["n"] = n
+    fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained", sharey=True)
+    for ax, costs, what in ((axes[0], steps, "steps"), (axes[1], evals, "evaluations")):
+        taus = tau_grid(costs)
+        _profile_lines(ax, taus, performance_profile(costs, taus), solved, styles)
+        ax.set_xscale("log", base=2)
+        ax.set_xlim(1, taus.max())
+        ax.set_xlabel(f"τ: {what} to target / fewest {what} of any optimizer (log₂ scale)")
+        ax.set_title(f"{what} to target")
+    axes[0].set_ylabel(f"fraction of the {n} problems with ratio ≤ τ")
+    axes[1].tick_params(labelleft=True)
+    fig.suptitle(
+        f"Performance profiles (Dolan & Moré 2002): target gap {target:g}, tuned settings, "
+        "median over seeds"
+    )
+    handles, labels = axes[0].get_legend_handles_labels()
+    _legend(axes[1], handles, labels)
+    performance_path = _save(fig, plots_dir / "profile_performance.png")
+
+    dims = {p: int(metadata["problems"][p]["dim"]) for p in evals.index}
+    alphas = alpha_grid(evals, dims)
+    fig, ax = plt.subplots(figsize=(10, 5.2), layout="constrained")
+    _profile_lines(ax, alphas, data_profile(evals, dims, alphas), solved, styles)
+    ax.set_xscale("log")
+    ax.set_xlabel("budget α: evaluations / (dim + 1)  (simplex gradients, log scale)")
+    ax.set_ylabel(f"fraction of the {n} problems solved")
+    ax.set_title(f"Data profile (Moré & Wild 2009): target gap {target:g}, tuned settings")
+    _legend(ax)
+    data_path = _save(fig, plots_dir / "profile_data.png")
+    return [
+        Figure(
+            performance_path,
+            "Performance profiles",
+            f"For each optimizer, the fraction of the {n} problems with a known f* it solves "
+            "(reaches the target gap, median over seeds at its tuned setting) within a factor "
+            "τ of the fastest optimizer on that problem. The value at τ = 1 is the share of "
+            "wins; the value at the right edge the share solved at all. A skipped cell counts "
+            "as not solved. Curves are nudged apart vertically by less than 1% so that equal "
+            "ones stay visible.",
+        ),
+        Figure(
+            data_path,
+            "Data profile",
+            "The fraction of problems solved within a budget of α·(dim+1) function and "
+            "gradient evaluations (More & Wild's simplex gradients), so problems of different "
+            "dimension share one axis. Same target and tuned settings as the profiles above. "
+            "Hessian evaluations are not counted, which flatters second-order methods.",
+        ),
+    ]
+
+
+# ---------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class Figures:
+    """What `draw_all` wrote: the overview figures and each problem's figures."""
+
+    overview: list[Figure]
+    problems: dict[str, list[Figure]]
+    # Sentences in place of a figure that would show nothing (e.g. constant curvature).
+    notes: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+
+
+def draw_all(results: Results, table: pd.DataFrame, plots_dir: Path) -> Figures:
+    """Every figure of the report into plots_dir (stale PNGs removed first).
+
+    ``table`` is `bench.summary.comparison(...)`: the tuned setting of each optimizer,
+    ranked per problem.
+    """
+    plots_dir.mkdir(parents=True, exist_ok=True)
+    for stale in plots_dir.glob("*.png"):
+        stale.unlink()
+    metadata = results.metadata
+    styles = optimizer_styles(_all_optimizers(results))
+    swept = None
+    if metadata.get("optimizers"):
+        swept = list(
+            dict.fromkeys(n for o in metadata["optimizers"].values() for n in o.get("sweeps", []))
+        )
+    results = dataclasses.replace(
+        results, curves=with_settings(results.curves, results.runs, swept)
+    )
+    figures: dict[str, list[Figure]] = {}
+    notes: dict[str, list[str]] = {}
+    for problem in metadata["problems"]:
+        best = table[table["problem"] == problem]
+        if best.empty:
+            continue
+        name = slug(problem)
+        drawn: list[Figure | None] = [
+            convergence_plot(problem, results, best, styles, plots_dir / f"{name}_convergence.png")
+        ]
+        has_path = (
+            results.paths is not None
+            and results.surfaces is not None
+            and (results.paths["problem"] == problem).any()
+            and (results.surfaces["problem"] == problem).any()
+        )
+        if has_path:
+            drawn.append(
+                trajectory_plot(
+                    problem, results, best, styles, plots_dir / f"{name}_trajectories.png"
+                )
+            )
+            drawn.append(
+                trajectory_grid_plot(
+                    problem, results, best, styles, plots_dir / f"{name}_paths_by_optimizer.png"
+                )
+            )
+        drawn.append(
+            sensitivity_plot(problem, results, styles, plots_dir / f"{name}_learning_rate.png")
+        )
+        if results.curvature is not None and (results.curvature["problem"] == problem).any():
+            constant = constant_curvature(results.curvature, problem)
+            if constant is None:
+                drawn.append(
+                    curvature_plot(
+                        problem, results, best, styles, plots_dir / f"{name}_curvature.png"
+                    )
+                )
+            else:
+                notes[problem] = [
+                    "The Hessian is the same at every recorded iterate of every path (a "
+                    f"quadratic): smallest eigenvalue {constant[0]:.4g}, condition number "
+                    f"{constant[1]:.4g}; no curvature plot."
+                ]
+        figures[problem] = [f for f in drawn if f is not None]
+    overview = profile_plots(table, metadata, styles, plots_dir)
+    return Figures(overview=overview, problems=figures, notes=notes)

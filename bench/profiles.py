@@ -1,0 +1,76 @@
+"""Performance and data profiles: how often, and how cheaply, each optimizer solves the suite.
+
+Both take a cost table: one row per problem, one column per optimizer, the cost (steps or
+evaluations) to reach the target gap, ``inf`` where the optimizer did not reach it (or was
+not run: a skipped cell counts as a failure, as in the papers).
+
+- Performance profile (Dolan & More 2002, "Benchmarking optimization software with
+  performance profiles", Math. Program. 91): r[p, s] = t[p, s] / min_s t[p, s];
+  rho_s(tau) = fraction of problems with r[p, s] <= tau. rho_s(1) is the share of problems
+  on which s is (one of) the fastest; rho_s(tau -> inf) the share it solves at all.
+- Data profile (More & Wild 2009, "Benchmarking derivative-free optimization algorithms",
+  SIAM J. Optim. 20): d_s(alpha) = fraction of problems with t[p, s] / (n_p + 1) <= alpha,
+  the budget measured in "simplex gradients" (n_p + 1 evaluations for a problem of dim n_p),
+  so problems of different sizes share one axis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import pandas as pd
+
+
+def _costs(costs: pd.DataFrame) -> pd.DataFrame:
+    """Non-finite or missing costs are failures (inf); a zero cost (solved at the start)
+    counts as one unit so ratios stay defined."""
+    values = costs.astype(np.float64)
+    values = values.where(np.isfinite(values), np.inf)
+    return values.clip(lower=1.0)
+
+
+def performance_ratios(costs: pd.DataFrame) -> pd.DataFrame:
+    """r[p, s] = t[p, s] / min_s t[p, s]; inf where s failed or nobody solved p."""
+    values = _costs(costs)
+    best = values.min(axis=1)
+    ratios = values.div(best, axis=0)
+    # inf / inf (nobody solved the problem) is nan: a failure for everyone.
+    return ratios.where(np.isfinite(ratios), np.inf)
+
+
+def performance_profile(costs: pd.DataFrame, taus: np.ndarray) -> pd.DataFrame:
+    """rho_s(tau) for each tau (rows) and optimizer (columns)."""
+    ratios = performance_ratios(costs).to_numpy()
+    fractions = (ratios[None, :, :] <= np.asarray(taus)[:, None, None]).mean(axis=1)
+    return pd.DataFrame(fractions, index=pd.Index(taus, name="tau"), columns=costs.columns)
+
+
+def data_profile(costs: pd.DataFrame, dims: Mapping[str, int], alphas: np.ndarray) -> pd.DataFrame:
+    """d_s(alpha) for each budget alpha (rows, in units of dim+1 evaluations) and optimizer."""
+    values = _costs(costs)
+    scale = np.asarray([dims[p] + 1 for p in values.index], dtype=np.float64)
+    budgets = values.to_numpy() / scale[:, None]
+    fractions = (budgets[None, :, :] <= np.asarray(alphas)[:, None, None]).mean(axis=1)
+    return pd.DataFrame(fractions, index=pd.Index(alphas, name="alpha"), columns=costs.columns)
+
+
+def tau_grid(costs: pd.DataFrame, points: int = 400) -> np.ndarray:
+    """Ratios from 1 to a little past the largest finite one (log-spaced, breakpoints kept)."""
+    ratios = performance_ratios(costs).to_numpy().ravel()
+    finite = ratios[np.isfinite(ratios)]
+    top = max(2.0, float(finite.max()) * 1.5) if finite.size else 2.0
+    grid = np.geomspace(1.0, top, points)
+    return np.unique(np.concatenate([grid, finite]))
+
+
+def alpha_grid(costs: pd.DataFrame, dims: Mapping[str, int], points: int = 400) -> np.ndarray:
+    """Budgets from the smallest to a little past the largest finite one (log-spaced)."""
+    values = _costs(costs)
+    scale = np.asarray([dims[p] + 1 for p in values.index], dtype=np.float64)
+    budgets = (values.to_numpy() / scale[:, None]).ravel()
+    finite = budgets[np.isfinite(budgets)]
+    if not finite.size:
+        return np.geomspace(0.1, 10.0, points)
+    low, high = float(finite.min()) / 1.5, float(finite.max()) * 1.5
+    return np.unique(np.concatenate([np.geomspace(low, high, points), finite]))

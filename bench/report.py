@@ -1,0 +1,435 @@
+"""report.md and report.html: the summary tables and the plots, rebuilt from the tables alone.
+
+`write_report(out)` reads the parquet files in ``out`` and writes ``out/report.md``,
+``out/report.html`` (self-contained: plots embedded) and ``out/plots/*.png``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.document import Block, Code, Heading, Image, Items, Paragraph, Table, anchor, to_markdown
+from bench.html import to_html
+from bench.plots import Figure, Figures, draw_all
+from bench.results import Results, load_results
+from bench.summary import (
+    GAP_RESOLUTION,
+    SCORE_DIGITS,
+    comparison,
+    ladder,
+    objective_column,
+    overview,
+    skipped_cells,
+    solvable_problems,
+)
+
+PROTOCOL = [
+    "Every optimizer entry runs every setting of its grid (from the YAML; listed under "
+    "Optimizer entries, with its size) with every seed.",
+    "A run scores its final gap f(x_T) - f* (the final loss where f* is unknown); a run that "
+    "diverged scores +inf.",
+    "A setting scores the median of its runs over seeds, so a setting whose median run "
+    "diverged (most of its seeds) cannot win, however well the others did.",
+    "The tuned setting of an entry on a problem has the lowest score. Gaps below "
+    f"{GAP_RESOLUTION['float64']:g} (float64; {GAP_RESOLUTION['float32']:g} in float32) are "
+    f"rounding noise and tie, as do scores equal to {SCORE_DIGITS} significant digits. Ties "
+    "go to the fewer median steps to target, then the fewer median evaluations to target, "
+    "then the earlier grid point.",
+    "Optimizers are ranked per problem by the same score at their tuned settings; equal "
+    "scores share a rank.",
+    "Steps and evaluations to target are medians over seeds of the first step at which the "
+    "gap reached the target; a run that never did counts as infinite, so '-' means more "
+    "than half of the seeds never reached it. Evaluations count function and gradient "
+    "evaluations, line-search trials included (Hessian evaluations apart).",
+    "The default setting is the entry's untuned point (its factory's defaults where they "
+    "are in the grid); '-' where the grid does not contain one.",
+    "Compile and run seconds are per cell: all settings and seeds of one entry on one "
+    "problem run in one compiled, batched call, where a line search runs as long as its "
+    "slowest lane, so compare optimizers by steps and evaluations, not by time.",
+]
+
+
+def _number(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if np.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    return f"{value:.{digits}g}"
+
+
+def _score(value: float, column: str) -> str:
+    """A gap in scientific notation, a loss with 4 digits; +inf means diverged."""
+    if value is None or math.isnan(value):
+        return "-"
+    if np.isposinf(value):
+        return "diverged"
+    return f"{value:.2e}" if column == "gap" else f"{value:.4g}"
+
+
+def _score_iqr(median: float, q25: float, q75: float, column: str) -> str:
+    if np.isposinf(q25):
+        return "diverged"  # every quantile diverged: the IQR adds nothing
+    return f"{_score(median, column)} [{_score(q25, column)}, {_score(q75, column)}]"
+
+
+def _count(value: float) -> str:
+    return "-" if value is None or not np.isfinite(value) else f"{round(float(value))}"
+
+
+def _label(value: Any) -> str:
+    return "-" if value is None or pd.isna(value) else str(value)
+
+
+# ---------------------------------------------------------------------------------------
+
+
+def _header_blocks(results: Results) -> list[Block]:
+    metadata = results.metadata
+    suite = metadata["suite"]
+    env = metadata.get("environment", {})
+    target = suite.get("target")
+    seeds = suite.get("seeds") or []
+    blocks: list[Block] = [Heading(f"Optimizer benchmark: {suite['name']}", 1)]
+    if suite.get("description"):
+        blocks.append(Paragraph(suite["description"]))
+    blocks.append(
+        Paragraph(
+            f"{len(metadata['problems'])} problems x {len(metadata['optimizers'])} optimizer "
+            f"entries; {suite['steps']} steps per run; {len(seeds)} seeds ({_seed_text(seeds)}); "
+            f"{suite.get('dtype', 'float64')}; "
+            + (f"target gap {target:g}." if target is not None else "no target gap set.")
+        )
+    )
+    if suite.get("source"):
+        blocks.append(Paragraph(f"Source: {suite['source']}"))
+    if env:
+        blocks.append(
+            Paragraph(
+                f"Environment: python {env.get('python')}, jax {env.get('jax')}, jaxlib "
+                f"{env.get('jaxlib')}, optax {env.get('optax')}; backend {env.get('backend')} "
+                f"({env.get('device')}), x64 {env.get('x64')}, platform {env.get('platform')}; "
+                f"commit {env.get('git_commit')}; table schema {env.get('schema_version')}."
+            )
+        )
+    return blocks
+
+
+def _seed_text(seeds: list[int]) -> str:
+    if seeds and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}..{seeds[-1]}"
+    return ", ".join(str(s) for s in seeds)
+
+
+def _contents(results: Results, table: pd.DataFrame) -> list[Block]:
+    items: list[str | tuple[str, str]] = [
+        ("Tuning protocol", "tuning-protocol"),
+        ("Summary across problems", "summary-across-problems"),
+        ("Optimizer entries", "optimizer-entries"),
+    ]
+    for problem in results.metadata["problems"]:
+        items.append((f"Problem: {problem}", anchor(f"Problem: {problem}")))
+    if not skipped_cells(results.runs).empty:
+        items.append(("Cells not run", "cells-not-run"))
+    items.append(("Suite configuration", "suite-configuration"))
+    return [Heading("Contents", 2, "contents"), Items(items)]
+
+
+def _overview_blocks(results: Results, table: pd.DataFrame, figures: list[Figure]) -> list[Block]:
+    metadata = results.metadata
+    target = metadata["suite"].get("target")
+    solvable = solvable_problems(metadata)
+    blocks: list[Block] = [Heading("Summary across problems", 2, "summary-across-problems")]
+    summary = overview(table, metadata)
+    if not summary.empty:
+        if solvable:
+            blocks.append(
+                Paragraph(
+                    f"Solved = the median run at the setting reaches the target gap {target:g} "
+                    f"(only the {len(solvable)} problems with a known f* count; a skipped cell "
+                    "is not solved). Wins = rank 1 on a problem (ties share it). Ranks use "
+                    "the tuning protocol's score on every problem the entry ran on."
+                )
+            )
+        rows = [
+            [
+                r.optimizer,
+                str(r.problems_run),
+                f"{r.solved}/{r.with_target}" if solvable else "-",
+                f"{r.solved_default}/{r.with_target}" if solvable else "-",
+                str(r.wins),
+                _number(r.median_rank, 3),
+                _number(r.mean_rank, 3),
+                f"{r.diverged}/{r.runs}",
+            ]
+            for r in summary.itertuples()
+        ]
+        blocks.append(
+            Table(
+                [
+                    "optimizer",
+                    "problems run",
+                    "solved (tuned)",
+                    "solved (default)",
+                    "wins",
+                    "median rank",
+                    "mean rank",
+                    "diverged runs (whole grid)",
+                ],
+                rows,
+                caption="Per optimizer, across problems (most solved first, then median rank).",
+                numeric=frozenset(range(1, 8)),
+            )
+        )
+    leaders = []
+    for problem in metadata["problems"]:
+        ranked = table[table["problem"] == problem]
+        if ranked.empty:
+            continue
+        column = objective_column(metadata["problems"][problem])
+        first = ranked.iloc[0]
+        runner_up = ranked.iloc[1]["optimizer"] if len(ranked) > 1 else "-"
+        winners = ranked[ranked["rank"] == 1]["optimizer"].tolist()
+        leaders.append(
+            [
+                problem,
+                str(metadata["problems"][problem]["dim"]),
+                ", ".join(winners),
+                str(first["setting"]),
+                f"{_score(first['final_median'], column)}" + ("" if column == "gap" else " (loss)"),
+                _count(first["steps_to_target"]),
+                runner_up if len(winners) == 1 else "-",
+            ]
+        )
+    if leaders:
+        blocks.append(
+            Table(
+                [
+                    "problem",
+                    "dim",
+                    "rank 1",
+                    "its tuned setting",
+                    "median final gap",
+                    "steps to target",
+                    "runner-up",
+                ],
+                leaders,
+                caption="Who wins where (each problem's full table is below).",
+                numeric=frozenset({1, 4, 5}),
+            )
+        )
+    if figures:
+        blocks += [Image(f.path, f.title, f.caption) for f in figures]
+    elif not solvable:
+        blocks.append(
+            Paragraph(
+                "No performance or data profile: they need a suite target and problems with "
+                "a known f*."
+            )
+        )
+    return blocks
+
+
+def _entries_blocks(metadata: Mapping[str, Any]) -> list[Block]:
+    rows = []
+    for name, info in metadata["optimizers"].items():
+        grid = info.get("grid") or {}
+        size = int(np.prod([len(v) for v in grid.values()])) if grid else 1
+        grid_text = "; ".join(
+            f"{k}: {', '.join(_number(float(x), 3) for x in v)}" for k, v in grid.items()
+        )
+        fixed = dict(info.get("static") or {})
+        if info.get("schedule"):
+            fixed["schedule"] = info["schedule"]
+        if info.get("clip_norm") is not None:
+            fixed["clip_norm"] = info["clip_norm"]
+        rows.append(
+            [
+                name,
+                str(info.get("kind", "")),
+                f"{size}: {grid_text}" if grid else "1 (nothing swept)",
+                _label(info.get("default_setting")),
+                json.dumps(fixed, default=str) if fixed else "-",
+                str(info.get("description") or ""),
+            ]
+        )
+    return [
+        Heading("Optimizer entries", 2, "optimizer-entries"),
+        Table(
+            ["optimizer", "kind", "settings in the grid", "default setting", "fixed", "about"],
+            rows,
+            caption="The tuning budget of every entry: the grid it is tuned over.",
+        ),
+    ]
+
+
+def _problem_blocks(
+    problem: str,
+    results: Results,
+    table: pd.DataFrame,
+    figures: list[Figure],
+    notes: list[str],
+) -> list[Block]:
+    metadata = results.metadata
+    info = metadata["problems"][problem]
+    column = objective_column(info)
+    metric = "final gap" if column == "gap" else "final loss"
+    title = f"Problem: {problem}"
+    blocks: list[Block] = [Heading(title, 3, anchor(title))]
+    facts = [f"dim {info['dim']}"]
+    facts.append(f"f* = {info['f_star']:.10g}" if info.get("f_star") is not None else "f* unknown")
+    if info.get("stochastic"):
+        facts.append("stochastic (mini-batch) steps; the recorded loss is the full objective")
+    description = (info.get("description") or "").strip()
+    blocks.append(Paragraph(f"{description} ({'; '.join(facts)})".strip()))
+    if info.get("source"):
+        blocks.append(Paragraph(f"Source: {info['source']}"))
+    ranked = table[table["problem"] == problem]
+    if not ranked.empty:
+        rows = []
+        for r in ranked.itertuples():
+            default = _label(r.default_setting)
+            same = not pd.isna(r.default_setting) and r.default_setting == r.setting
+            rows.append(
+                [
+                    str(r.rank),
+                    r.optimizer,
+                    r.setting,
+                    "= tuned" if same else default,
+                    _score_iqr(r.final_median, r.final_q25, r.final_q75, column),
+                    "-" if r.default_converged < 0 else _score(r.default_final_median, column),
+                    _count(r.steps_to_target),
+                    _count(r.evals_to_target),
+                    f"{r.converged}/{r.runs}",
+                    f"{r.diverged}/{r.runs} ({r.grid_diverged}/{r.grid_runs})",
+                    f"{r.compile_s:.2f}",
+                    f"{r.run_s:.3f}",
+                ]
+            )
+        blocks.append(
+            Table(
+                [
+                    "rank",
+                    "optimizer",
+                    "tuned setting",
+                    "default setting",
+                    f"median {metric} [25%, 75%]",
+                    f"default: median {metric}",
+                    "steps to target",
+                    "evals to target",
+                    "reached target",
+                    "diverged (whole grid)",
+                    "compile s",
+                    "run s",
+                ],
+                rows,
+                caption=f"Ranked by the tuning protocol; {metric} over "
+                f"{int(ranked['runs'].max())} seeds at the tuned setting"
+                + (
+                    f"; target gap {target:g}."
+                    if (target := metadata["suite"].get("target")) is not None and column == "gap"
+                    else "."
+                ),
+                numeric=frozenset({0, 4, 5, 6, 7, 8, 9, 10, 11}),
+            )
+        )
+        targets = metadata["suite"].get("targets") or []
+        if column == "gap" and targets:
+            steps = ladder(results.runs, ranked, targets, "steps")
+            evals = ladder(results.runs, ranked, targets, "evals")
+            columns = [c for c in steps.columns if c not in ("problem", "optimizer")]
+            if columns:
+                rows = [
+                    [s["optimizer"]]
+                    + [
+                        "-" if not np.isfinite(s[c]) else f"{_count(s[c])} ({_count(e[c])})"
+                        for c in columns
+                    ]
+                    for (_, s), (_, e) in zip(steps.iterrows(), evals.iterrows(), strict=True)
+                ]
+                blocks.append(
+                    Table(
+                        ["optimizer", *[f"gap {c}" for c in columns]],
+                        rows,
+                        caption="Median steps (evaluations) to reach each gap, tuned setting; "
+                        "'-' = more than half of the seeds never got there.",
+                        numeric=frozenset(range(1, len(columns) + 1)),
+                    )
+                )
+    skipped = skipped_cells(results.runs[results.runs["problem"] == problem])
+    if not skipped.empty:
+        blocks.append(Items([f"Not run: {r.optimizer}: {r.reason}" for r in skipped.itertuples()]))
+    blocks += [Image(f.path, f.title, f.caption) for f in figures]
+    blocks += [Paragraph(note) for note in notes]
+    return blocks
+
+
+def _skipped_blocks(runs: pd.DataFrame) -> list[Block]:
+    skipped = skipped_cells(runs)
+    if skipped.empty:
+        return []
+    return [
+        Heading("Cells not run", 2, "cells-not-run"),
+        Table(
+            ["problem", "optimizer", "reason"],
+            [[r.problem, r.optimizer, r.reason] for r in skipped.itertuples()],
+            caption="Skipped by a declared capability; they count as not solved in the profiles.",
+        ),
+    ]
+
+
+def _config_blocks(metadata: Mapping[str, Any]) -> list[Block]:
+    config = metadata["suite"].get("config")
+    if not config:
+        return []
+    try:
+        import yaml
+
+        text = yaml.safe_dump(config, sort_keys=False)
+    except Exception:  # the report must not fail on an exotic value in the config
+        text = json.dumps(config, indent=2, default=str)
+    return [
+        Heading("Suite configuration", 2, "suite-configuration"),
+        Code(text, summary="The configuration these results were run from (as read)."),
+    ]
+
+
+def report_blocks(results: Results, table: pd.DataFrame, figures: Figures) -> list[Block]:
+    """The whole report, top to bottom: overview first, then one section per problem."""
+    blocks = _header_blocks(results)
+    blocks += _contents(results, table)
+    blocks += [Heading("Tuning protocol", 2, "tuning-protocol"), Items(PROTOCOL)]
+    blocks += _overview_blocks(results, table, figures.overview)
+    blocks += _entries_blocks(results.metadata)
+    blocks.append(Heading("Problems", 2, "problems"))
+    for problem in results.metadata["problems"]:
+        blocks += _problem_blocks(
+            problem,
+            results,
+            table,
+            figures.problems.get(problem, []),
+            figures.notes.get(problem, []),
+        )
+    blocks += _skipped_blocks(results.runs)
+    blocks += _config_blocks(results.metadata)
+    return blocks
+
+
+def write_report(out: Path) -> Path:
+    """Draw every plot, write report.md and report.html in ``out`` from its parquet tables."""
+    out = Path(out)
+    results = load_results(out)
+    table = comparison(results.runs, results.metadata)
+    figures = draw_all(results, table, out / "plots")
+    blocks = report_blocks(results, table, figures)
+    path = out / "report.md"
+    path.write_text(to_markdown(blocks, out))
+    title = f"Optimizer benchmark: {results.metadata['suite']['name']}"
+    (out / "report.html").write_text(to_html(blocks, out, title))
+    return path

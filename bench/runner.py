@@ -1,0 +1,427 @@
+"""The jitted runner: one cell (problem x optimizer entry x static settings) compiles ONCE.
+
+Inside a cell, the grid of swept hyperparameters and the seeds are batch axes, flattened
+into one axis of lanes (setting x seed pairs, so a big cell can run in equal chunks)::
+
+    jit(vmap(run))   over lanes, each lane with its own hyperparameters and seed
+
+and ``run`` is one ``lax.scan`` over the recording grid whose body advances the optimizer
+by the steps between two records (a ``fori_loop``). Row ``step=t`` of a curve is the state
+after t updates; ``step=0`` is the start.
+
+A lane whose loss or parameters become non-finite is frozen and marked diverged inside the
+compiled loop: under vmap a Python exception is not an option, and one bad learning rate
+must not cost the rest of the sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from bench.compile_cache import EVENTS
+from problems.base import Problem, nearest_distance
+
+MakeTransform = Callable[[Mapping[str, jax.Array]], optax.GradientTransformationExtraArgs]
+CountEvals = Callable[[Any], tuple[jax.Array, jax.Array]]
+
+# The name of the dummy setting axis of a cell that sweeps nothing.
+NO_GRID = "__no_grid__"
+
+# The gap ladder every run is scored against (first hit, per run): 1e-1 ... 1e-8.
+GAP_LADDER = tuple(10.0**-k for k in range(1, 9))
+
+
+def record_grid(steps: int, every: int = 1, log: bool = False, points: int = 200) -> np.ndarray:
+    """The steps at which a run is recorded: 0, the last step, and a linear or log grid."""
+    if log:
+        grid = np.unique(np.round(np.logspace(0, np.log10(max(steps, 1)), points)).astype(int))
+    else:
+        grid = np.arange(every, steps + 1, every)
+    return np.unique(np.concatenate([[0], grid, [steps]])).astype(np.int64)
+
+
+class _Carry(NamedTuple):
+    x: jax.Array
+    opt_state: Any
+    key: jax.Array
+    step: jax.Array  # updates done so far
+    evals: jax.Array  # function/gradient evaluations spent by those updates
+    hessian_evals: jax.Array
+    diverged: jax.Array
+    diverged_step: jax.Array  # first step whose state is non-finite, -1 if none
+    hit_step: jax.Array  # per target: first step whose gap <= target, -1 if none
+    hit_evals: jax.Array
+
+
+class _Record(NamedTuple):
+    loss: jax.Array
+    grad_norm: jax.Array
+    dist: jax.Array
+    evals: jax.Array
+    x: jax.Array  # (dim,) when the path is recorded, else (0,)
+    eigenvalues: jax.Array  # (dim,) Hessian spectrum when curvature is recorded, else (0,)
+
+
+class _Final(NamedTuple):
+    """What a lane reports once, at the end (the carry also holds state nobody reads)."""
+
+    hessian_evals: jax.Array
+    diverged: jax.Array
+    diverged_step: jax.Array
+    hit_step: jax.Array
+    hit_evals: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class Recording:
+    """What a cell records besides the scalar metrics (both cost memory or compute).
+
+    Attributes:
+      steps: the recording grid (see ``record_grid``).
+      path: record the iterate x itself (used for trajectories over 2-d contours).
+      curvature: record the eigenvalues of the Hessian of the full objective at each record
+        (smallest eigenvalue and condition number along the path: saddles, plateaus).
+    """
+
+    steps: np.ndarray
+    path: bool = False
+    curvature: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class CellResult:
+    """The raw arrays of one cell: axes (setting, seed[, record or target])."""
+
+    settings: list[dict[str, float]]
+    seeds: tuple[int, ...]
+    record_steps: np.ndarray  # (R,)
+    targets: np.ndarray  # (T,)
+    loss: np.ndarray  # (S, N, R) full objective at each recorded step
+    grad_norm: np.ndarray  # (S, N, R) norm of the full gradient
+    dist: np.ndarray  # (S, N, R) distance to the nearest known minimizer
+    evals: np.ndarray  # (S, N, R) cumulative function/gradient evaluations
+    hessian_evals: np.ndarray  # (S, N)
+    diverged: np.ndarray  # (S, N)
+    diverged_step: np.ndarray  # (S, N)
+    hit_step: np.ndarray  # (S, N, T), -1 = never
+    hit_evals: np.ndarray  # (S, N, T), -1 = never
+    x: np.ndarray  # (S, N, R, dim) or (S, N, R, 0) when the path is not recorded
+    eigenvalues: np.ndarray  # (S, N, R, dim) ascending, or (S, N, R, 0)
+    compile_s: float
+    run_s: float
+    n_traces: int
+    chunks: int = 1  # how many pieces the lanes ran in (memory)
+    backend_compiles: int = 1
+    cache_hits: int = 0
+
+
+def _first_hits(carry: _Carry, gap: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
+    """Record the first step (and evals) at which the gap falls to each target."""
+    newly = (gap <= targets) & (carry.hit_step < 0) & ~carry.diverged
+    hit_step = jnp.where(newly, carry.step, carry.hit_step)
+    hit_evals = jnp.where(newly, carry.evals, carry.hit_evals)
+    return hit_step, hit_evals
+
+
+def make_run(
+    problem: Problem,
+    make_tx: MakeTransform,
+    count_evals: CountEvals,
+    recording: Recording,
+    targets: np.ndarray,
+    on_trace: Callable[[], None] = lambda: None,
+) -> Callable[[Mapping[str, jax.Array], jax.Array], tuple[_Record, _Final]]:
+    """``run(hyperparams, seed)`` for one lane: the recorded metrics and the final carry."""
+    segment_lengths = np.diff(recording.steps)
+    f_star = np.nan if problem.f_star is None else float(problem.f_star)
+    data = problem.data
+
+    def full_metrics(x: jax.Array, evals: jax.Array) -> _Record:
+        loss, grad = jax.value_and_grad(problem.objective)(x)
+        path = x if recording.path else x[:0]
+        if recording.curvature:
+            hessian = jax.hessian(problem.objective)(x)
+            eigenvalues = jnp.linalg.eigvalsh(0.5 * (hessian + hessian.T))
+        else:
+            eigenvalues = x[:0]
+        return _Record(
+            loss,
+            jnp.linalg.norm(grad),
+            nearest_distance(x, problem.x_star),
+            evals,
+            path,
+            eigenvalues,
+        )
+
+    def run(hyperparams: Mapping[str, jax.Array], seed: jax.Array) -> tuple[_Record, _Final]:
+        on_trace()
+        init_key, sample_key = jax.random.split(jax.random.key(seed))
+        x0 = problem.init(init_key)
+        gap_targets = jnp.asarray(targets, x0.dtype)
+        tx = make_tx({k: v for k, v in hyperparams.items() if k != NO_GRID})
+
+        def update(carry: _Carry, _: Any = None) -> _Carry:
+            key, batch_key = jax.random.split(carry.key)
+            batch = problem.sample(data, batch_key) if problem.stochastic else data
+
+            def value_fn(x: jax.Array) -> jax.Array:
+                return problem.loss(x, batch)
+
+            value, grad = jax.value_and_grad(value_fn)(carry.x)
+            hit_step, hit_evals = carry.hit_step, carry.hit_evals
+            if not problem.stochastic:
+                # Deterministic: `value` IS the full objective at x_t, so targets are scored
+                # at every step for free, not only on the recording grid.
+                hit_step, hit_evals = _first_hits(carry, value - f_star, gap_targets)
+            updates, opt_state = tx.update(
+                grad, carry.opt_state, carry.x, value=value, grad=grad, value_fn=value_fn
+            )
+            x = optax.apply_updates(carry.x, updates)
+            extra_evals, hessian_evals = count_evals(opt_state)
+            # A non-finite value at x_t blames x_t itself (keep it); a non-finite x_{t+1}
+            # blames the update (keep that). Either way the lane stops changing from here.
+            value_bad = ~jnp.isfinite(value)
+            bad = value_bad | ~jnp.all(jnp.isfinite(x))
+            frozen = carry.diverged
+            diverged = frozen | bad
+            first_bad_step = jnp.where(value_bad, carry.step, carry.step + 1)
+            return _Carry(
+                x=jnp.where(frozen | value_bad, carry.x, x),
+                opt_state=opt_state,
+                key=key,
+                step=jnp.where(frozen, carry.step, carry.step + 1),
+                evals=jnp.where(frozen, carry.evals, carry.evals + 1 + extra_evals),
+                hessian_evals=jnp.where(
+                    frozen, carry.hessian_evals, carry.hessian_evals + hessian_evals
+                ),
+                diverged=diverged,
+                diverged_step=jnp.where(bad & ~frozen, first_bad_step, carry.diverged_step),
+                hit_step=hit_step,
+                hit_evals=hit_evals,
+            )
+
+        def segment(carry: _Carry, length: jax.Array) -> tuple[_Carry, _Record]:
+            carry = jax.lax.fori_loop(0, length, lambda _, c: update(c), carry)
+            record = full_metrics(carry.x, carry.evals)
+            hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
+            return carry._replace(hit_step=hit_step, hit_evals=hit_evals), record
+
+        n_targets = len(targets)
+        carry = _Carry(
+            x=x0,
+            opt_state=tx.init(x0),
+            key=sample_key,
+            step=jnp.zeros((), jnp.int32),
+            evals=jnp.zeros((), jnp.int32),
+            hessian_evals=jnp.zeros((), jnp.int32),
+            diverged=~jnp.all(jnp.isfinite(x0)),
+            diverged_step=jnp.full((), -1, jnp.int32),
+            hit_step=jnp.full((n_targets,), -1, jnp.int32),
+            hit_evals=jnp.full((n_targets,), -1, jnp.int32),
+        )
+        first = full_metrics(x0, carry.evals)
+        hit_step, hit_evals = _first_hits(carry, first.loss - f_star, gap_targets)
+        carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+        carry, records = jax.lax.scan(segment, carry, jnp.asarray(segment_lengths, jnp.int32))
+        records = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, records)
+        # The last update may leave x non-finite after its value was computed: mark it.
+        final_bad = ~jnp.all(jnp.isfinite(carry.x)) | ~jnp.isfinite(records.loss[-1])
+        carry = carry._replace(
+            diverged=carry.diverged | final_bad,
+            diverged_step=jnp.where(final_bad & ~carry.diverged, carry.step, carry.diverged_step),
+        )
+        final = _Final(
+            carry.hessian_evals,
+            carry.diverged,
+            carry.diverged_step,
+            carry.hit_step,
+            carry.hit_evals,
+        )
+        return records, final
+
+    return run
+
+
+@dataclasses.dataclass(frozen=True)
+class CompiledCell:
+    """A cell compiled once, ready to run (again: `perf` repeats runs without recompiling).
+
+    Lanes (setting x seed pairs) are one flat batch axis, run in equal chunks of
+    ``chunk_lanes`` (the last one padded) so a cell whose lanes would not fit in memory runs
+    in pieces through the same executable.
+    """
+
+    compiled: Any
+    settings: list[dict[str, float]]
+    targets: np.ndarray
+    hyperparams: dict[str, np.ndarray]  # (lanes,) per swept name
+    seeds: np.ndarray  # (lanes,)
+    n_settings: int
+    n_seeds: int
+    chunk_lanes: int
+    compile_s: float
+    n_traces: int
+    backend_compiles: int  # XLA compiles this cell triggered (0 on a persistent-cache hit)
+    cache_hits: int
+
+    def run(self) -> tuple[_Record, _Final, float]:
+        """Run every lane; returns (records, final carry, run seconds), axes (S, N, ...)."""
+        lanes = self.seeds.shape[0]
+        start = time.perf_counter()
+        outputs = []
+        for begin in range(0, lanes, self.chunk_lanes):
+            index = np.arange(begin, begin + self.chunk_lanes) % lanes  # pad by wrapping
+            chunk = {k: v[index] for k, v in self.hyperparams.items()}
+            outputs.append(self.compiled(chunk, self.seeds[index]))
+        outputs = jax.block_until_ready(outputs)
+        run_s = time.perf_counter() - start
+        records, final = jax.tree.map(
+            lambda *parts: np.concatenate([np.asarray(p) for p in parts])[:lanes].reshape(
+                (self.n_settings, self.n_seeds, *parts[0].shape[1:])
+            ),
+            *outputs,
+        )
+        return records, final, run_s
+
+    def result(self, record_steps: np.ndarray) -> CellResult:
+        """Run every lane once and gather the arrays of the cell."""
+        records, final, run_s = self.run()
+        return CellResult(
+            settings=self.settings,
+            seeds=tuple(int(s) for s in self.seeds[: self.n_seeds]),
+            record_steps=np.asarray(record_steps),
+            targets=self.targets,
+            loss=records.loss,
+            grad_norm=records.grad_norm,
+            dist=records.dist,
+            evals=records.evals,
+            hessian_evals=final.hessian_evals,
+            diverged=final.diverged,
+            diverged_step=final.diverged_step,
+            hit_step=final.hit_step,
+            hit_evals=final.hit_evals,
+            x=records.x,
+            eigenvalues=records.eigenvalues,
+            compile_s=self.compile_s,
+            run_s=run_s,
+            n_traces=self.n_traces,
+            backend_compiles=self.backend_compiles,
+            cache_hits=self.cache_hits,
+            chunks=int(np.ceil(self.seeds.shape[0] / self.chunk_lanes)),
+        )
+
+
+def lane_bytes(problem: Problem, recording: Recording, needs_hessian: bool) -> int:
+    """A rough upper estimate of the memory one lane needs while it runs.
+
+    Dense Hessians dominate: a Hessian, its factorization and the workspace of the solve
+    (about four dim x dim arrays). The recorded metrics and the optimizer state (a few
+    vectors, or an L-BFGS memory) are small beside them.
+    """
+    itemsize = jnp.dtype(jnp.result_type(float)).itemsize
+    dim, records = problem.dim, len(recording.steps)
+    square = 4 * dim * dim if needs_hessian or recording.curvature else 0
+    vectors = 64 * dim
+    recorded = records * (8 + (dim if recording.path else 0) + (dim if recording.curvature else 0))
+    return itemsize * (square + vectors + recorded)
+
+
+def compile_cell(
+    problem: Problem,
+    make_tx: MakeTransform,
+    count_evals: CountEvals,
+    settings: Sequence[Mapping[str, float]],
+    seeds: Sequence[int],
+    recording: Recording,
+    targets: Sequence[float] = GAP_LADDER,
+    max_lane_bytes: int | None = None,
+    per_lane_bytes: int = 0,
+) -> CompiledCell:
+    """Trace and compile one cell ahead of time (ONE compile whatever the grid and seeds).
+
+    ``max_lane_bytes`` caps the memory of one chunk: with ``per_lane_bytes`` (see
+    ``lane_bytes``) it sets how many lanes run at once.
+    """
+    traces = 0
+
+    def count_trace() -> None:
+        nonlocal traces
+        traces += 1
+
+    targets_array = np.asarray(targets, dtype=np.float64)
+    run = make_run(problem, make_tx, count_evals, recording, targets_array, count_trace)
+    batched = jax.jit(jax.vmap(run))
+
+    # Host (numpy) inputs: an eager jnp conversion would be a compile of its own.
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)
+    settings = list(settings) or [{}]
+    names = list(settings[0])
+    n_settings, n_seeds = len(settings), len(seeds)
+    hyperparams = {
+        n: np.repeat(np.asarray([s[n] for s in settings], dtype), n_seeds) for n in names
+    }
+    if not names:
+        # No swept hyperparameter: one setting, carried by a dummy axis of length one.
+        hyperparams = {NO_GRID: np.zeros((n_seeds,), dtype)}
+    lane_seeds = np.tile(np.asarray(seeds, np.uint32), n_settings)
+
+    lanes = n_settings * n_seeds
+    chunk = lanes
+    if max_lane_bytes is not None and per_lane_bytes > 0:
+        chunk = int(np.clip(max_lane_bytes // per_lane_bytes, 1, lanes))
+        chunk = int(np.ceil(lanes / np.ceil(lanes / chunk)))  # equal chunks, least padding
+    example = ({k: v[:chunk] for k, v in hyperparams.items()}, lane_seeds[:chunk])
+
+    compiles_before, hits_before = EVENTS.snapshot()
+    start = time.perf_counter()
+    compiled = batched.lower(*example).compile()
+    compile_s = time.perf_counter() - start
+    compiles_after, hits_after = EVENTS.snapshot()
+    return CompiledCell(
+        compiled,
+        [dict(p) for p in settings],
+        targets_array,
+        hyperparams,
+        lane_seeds,
+        n_settings,
+        n_seeds,
+        chunk,
+        compile_s,
+        traces,
+        compiles_after - compiles_before,
+        hits_after - hits_before,
+    )
+
+
+def run_cell(
+    problem: Problem,
+    make_tx: MakeTransform,
+    count_evals: CountEvals,
+    settings: Sequence[Mapping[str, float]],
+    seeds: Sequence[int],
+    recording: Recording,
+    targets: Sequence[float] = GAP_LADDER,
+    max_lane_bytes: int | None = None,
+    per_lane_bytes: int = 0,
+) -> CellResult:
+    """Compile the cell once (ahead of time), run every setting x seed, return numpy arrays."""
+    cell = compile_cell(
+        problem,
+        make_tx,
+        count_evals,
+        settings,
+        seeds,
+        recording,
+        targets,
+        max_lane_bytes,
+        per_lane_bytes,
+    )
+    return cell.result(recording.steps)

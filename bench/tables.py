@@ -1,0 +1,295 @@
+"""Tidy result tables: ``curves`` (one row per run per recorded step) and ``runs`` (one row
+per run), benchopt style, written as parquet with the environment in the file's metadata.
+
+Column contract (DESIGN.md):
+  curves: problem, optimizer, seed, step, loss, gap, grad_norm, dist, evals, <hyperparameters>
+  runs:   problem, optimizer, seed, <hyperparameters>, status, final_loss, final_gap,
+          best_loss, steps_to_target, evals, compile_s, run_s, and the extras below.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from bench.runner import CellResult
+
+CURVE_COLUMNS = (
+    "problem",
+    "optimizer",
+    "seed",
+    "step",
+    "loss",
+    "gap",
+    "grad_norm",
+    "dist",
+    "evals",
+)
+RUN_COLUMNS = (
+    "problem",
+    "optimizer",
+    "seed",
+    "status",
+    "final_loss",
+    "final_gap",
+    "best_loss",
+    "steps_to_target",
+    "evals",
+    "compile_s",
+    "run_s",
+)
+# Beyond the contract: what a reader of one run also wants without opening the curves.
+RUN_EXTRAS = (
+    "setting",
+    "best_gap",
+    "final_grad_norm",
+    "final_dist",
+    "evals_to_target",
+    "hessian_evals",
+    "diverged_step",
+    "steps",
+    "cache_hit",
+    "reason",
+)
+STATUSES = ("converged", "diverged", "max_steps", "skipped")
+METADATA_KEY = b"optbench"
+
+
+def ladder_column(prefix: str, target: float) -> str:
+    """`steps_to_1e-03`: the column of the first step (or evals) reaching a gap."""
+    return f"{prefix}_to_{target:.0e}"
+
+
+def setting_label(setting: Mapping[str, float]) -> str:
+    """`learning_rate=0.01, b1=0.9`, or `default` for an entry that sweeps nothing."""
+    if not setting:
+        return "default"
+    return ", ".join(f"{k}={v:.3g}" for k, v in setting.items())
+
+
+def _gap(loss: np.ndarray, f_star: float | None) -> np.ndarray:
+    return loss - f_star if f_star is not None else np.full_like(loss, np.nan)
+
+
+def curves_frame(
+    problem: str, optimizer: str, result: CellResult, f_star: float | None
+) -> pd.DataFrame:
+    """One row per (setting, seed, recorded step) of a cell."""
+    n_settings, n_seeds, n_records = result.loss.shape
+    setting_index = np.repeat(np.arange(n_settings), n_seeds * n_records)
+    frame = pd.DataFrame(
+        {
+            "problem": problem,
+            "optimizer": optimizer,
+            "seed": np.tile(np.repeat(np.asarray(result.seeds), n_records), n_settings),
+            "step": np.tile(result.record_steps, n_settings * n_seeds),
+            "loss": result.loss.reshape(-1),
+            "gap": _gap(result.loss, f_star).reshape(-1),
+            "grad_norm": result.grad_norm.reshape(-1),
+            "dist": result.dist.reshape(-1),
+            "evals": result.evals.reshape(-1).astype(np.int64),
+        }
+    )
+    for name in result.settings[0]:
+        values = np.asarray([s[name] for s in result.settings], dtype=np.float64)
+        frame[name] = values[setting_index]
+    return frame
+
+
+def runs_frame(
+    problem: str,
+    optimizer: str,
+    result: CellResult,
+    f_star: float | None,
+    target: float | None,
+) -> pd.DataFrame:
+    """One row per (setting, seed) of a cell, with the summary a reader wants first."""
+    n_settings, n_seeds, _ = result.loss.shape
+    loss = result.loss.reshape(n_settings * n_seeds, -1)
+    finite_loss = np.where(np.isfinite(loss), loss, np.inf)
+    best_loss = finite_loss.min(axis=1)
+    best_loss[~np.isfinite(best_loss)] = np.nan
+    hit_step = result.hit_step.reshape(n_settings * n_seeds, -1).astype(np.float64)
+    hit_evals = result.hit_evals.reshape(n_settings * n_seeds, -1).astype(np.float64)
+    hit_step[hit_step < 0] = np.nan
+    hit_evals[hit_evals < 0] = np.nan
+    diverged = result.diverged.reshape(-1)
+
+    if target is not None:
+        target_index = int(np.argmin(np.abs(np.log(result.targets / target))))
+        steps_to_target = hit_step[:, target_index]
+        evals_to_target = hit_evals[:, target_index]
+    else:
+        steps_to_target = evals_to_target = np.full(n_settings * n_seeds, np.nan)
+    status = np.where(
+        diverged, "diverged", np.where(np.isfinite(steps_to_target), "converged", "max_steps")
+    )
+    diverged_step = result.diverged_step.reshape(-1).astype(np.float64)
+    diverged_step[diverged_step < 0] = np.nan
+
+    frame = pd.DataFrame(
+        {
+            "problem": problem,
+            "optimizer": optimizer,
+            "seed": np.tile(np.asarray(result.seeds), n_settings),
+            "setting": np.repeat([setting_label(s) for s in result.settings], n_seeds),
+            "status": status,
+            "final_loss": loss[:, -1],
+            "final_gap": _gap(loss[:, -1], f_star),
+            "best_loss": best_loss,
+            "best_gap": _gap(best_loss, f_star),
+            "final_grad_norm": result.grad_norm.reshape(n_settings * n_seeds, -1)[:, -1],
+            "final_dist": result.dist.reshape(n_settings * n_seeds, -1)[:, -1],
+            "steps_to_target": steps_to_target,
+            "evals_to_target": evals_to_target,
+            "evals": result.evals.reshape(n_settings * n_seeds, -1)[:, -1].astype(np.int64),
+            "hessian_evals": result.hessian_evals.reshape(-1).astype(np.int64),
+            "diverged_step": diverged_step,
+            "steps": int(result.record_steps[-1]),
+            "compile_s": result.compile_s,
+            "run_s": result.run_s,
+            "cache_hit": result.cache_hits > 0 and result.backend_compiles == 0,
+            "reason": "",
+        }
+    )
+    for name in result.settings[0]:
+        frame[name] = np.repeat([s[name] for s in result.settings], n_seeds).astype(np.float64)
+    for k, t in enumerate(result.targets):
+        frame[ladder_column("steps", t)] = hit_step[:, k]
+        frame[ladder_column("evals", t)] = hit_evals[:, k]
+    return frame
+
+
+def skipped_runs_frame(
+    problem: str,
+    optimizer: str,
+    settings: Sequence[Mapping[str, float]],
+    seeds: Sequence[int],
+    steps: int,
+    reason: str,
+) -> pd.DataFrame:
+    """Rows for a cell that was not run, so a skip is never silent."""
+    settings = list(settings) or [{}]
+    rows: list[dict[str, Any]] = []
+    for setting in settings:
+        for seed in seeds:
+            rows.append(
+                {
+                    "problem": problem,
+                    "optimizer": optimizer,
+                    "seed": int(seed),
+                    "setting": setting_label(setting),
+                    "status": "skipped",
+                    "steps": steps,
+                    "reason": reason,
+                    **setting,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def order_columns(frame: pd.DataFrame, leading: Sequence[str]) -> pd.DataFrame:
+    """Contract columns first, then hyperparameters (YAML names), then the rest."""
+    present = [c for c in leading if c in frame.columns]
+    rest = [c for c in frame.columns if c not in present]
+    return frame[present + rest]
+
+
+def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, Any]) -> None:
+    """Parquet with our metadata (environment, schema version, suite) beside pandas'."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    merged = dict(table.schema.metadata or {})
+    merged[METADATA_KEY] = json.dumps(metadata, default=_json_default).encode()
+    pq.write_table(table.replace_schema_metadata(merged), path)
+
+
+def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """The frame and our metadata from a parquet file written by ``write_table``."""
+    table = pq.read_table(path)
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    return table.to_pandas(), (json.loads(raw) if raw else {})
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    raise TypeError(f"cannot store {type(value).__name__} in the table metadata")
+
+
+def _kept_lanes(result: CellResult, keep: Sequence[int]):
+    """(setting index, seed index, label, role) of the lanes whose paths are stored."""
+    for role, index in zip(("best", "default"), keep, strict=True):
+        if index is None:
+            continue
+        for j, seed in enumerate(result.seeds):
+            yield index, j, int(seed), setting_label(result.settings[index]), role
+
+
+def paths_frame(
+    problem: str, optimizer: str, result: CellResult, keep: Sequence[int | None]
+) -> pd.DataFrame:
+    """The iterates of the kept settings (best, default), one row per recorded step.
+
+    Columns: problem, optimizer, setting, role (best/default), seed, step, x0, x1, ...
+    Empty when the cell did not record its path.
+    """
+    frames = []
+    for i, j, seed, label, role in _kept_lanes(result, keep):
+        if result.x.shape[-1] == 0:
+            break
+        frame = pd.DataFrame(result.x[i, j], columns=[f"x{k}" for k in range(result.x.shape[-1])])
+        frame.insert(0, "step", result.record_steps)
+        for column, value in (
+            ("seed", seed),
+            ("role", role),
+            ("setting", label),
+            ("optimizer", optimizer),
+            ("problem", problem),
+        ):
+            frame.insert(0, column, value)
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def curvature_frame(
+    problem: str, optimizer: str, result: CellResult, keep: Sequence[int | None]
+) -> pd.DataFrame:
+    """Hessian spectrum along the kept paths: smallest and largest eigenvalue, condition.
+
+    ``condition`` is max|lambda| / min|lambda| (inf at a singular Hessian); a negative
+    ``eig_min`` means the iterate is near a saddle (or a maximum), not a minimum.
+    """
+    frames = []
+    for i, j, seed, label, role in _kept_lanes(result, keep):
+        eigenvalues = result.eigenvalues[i, j]
+        if eigenvalues.shape[-1] == 0:
+            break
+        magnitude = np.abs(eigenvalues)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            condition = magnitude.max(axis=-1) / magnitude.min(axis=-1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "problem": problem,
+                    "optimizer": optimizer,
+                    "setting": label,
+                    "role": role,
+                    "seed": seed,
+                    "step": result.record_steps,
+                    "eig_min": eigenvalues[:, 0],
+                    "eig_max": eigenvalues[:, -1],
+                    "negative_eigs": (eigenvalues < 0).sum(axis=-1),
+                    "condition": condition,
+                }
+            )
+        )
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

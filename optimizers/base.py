@@ -1,0 +1,100 @@
+"""The Optimizer registry entry: a factory of Optax transformations plus declared capabilities.
+
+Every optimizer, hand-written or Optax's, is an ``optax.GradientTransformationExtraArgs``.
+The runner calls every one of them the same way::
+
+    updates, state = tx.update(grad, state, x, value=f, grad=g, value_fn=f_of_batch)
+    x = optax.apply_updates(x, updates)
+
+so first-order methods, line searches, Newton and L-BFGS share one code path. A method that
+needs more than the gradient (a line search, a Hessian) gets it from ``value_fn``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import optax
+
+
+def _no_extra_evals(state: Any) -> tuple[jax.Array, jax.Array]:
+    del state  # a method without a line search spends only the runner's value_and_grad
+    return jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32)
+
+
+@dataclasses.dataclass(frozen=True)
+class Optimizer:
+    """A registry entry around a factory returning an Optax transformation.
+
+    Attributes:
+      name: registry key (``adam``, ``optax.adam``, ...).
+      factory: keyword arguments -> ``optax.GradientTransformationExtraArgs``. Its signature
+        is the YAML schema for this entry.
+      sweepable: the numeric hyperparameters that may be passed as traced JAX scalars, so a
+        grid of their values runs inside ONE compile (a vmapped batch axis). Anything else is
+        static: a different value is a different cell.
+      needs_hessian: builds dense ``dim x dim`` Hessians; the runner skips it above
+        ``max_hessian_dim`` and says so in the run table.
+      deterministic_only: relies on exact function values along a line (line searches); the
+        runner skips it on stochastic problems unless the config allows it.
+      count_evals: ``count_evals(new_state) -> (extra_evals, hessian_evals)`` spent by the
+        update that produced ``new_state``: function/gradient evaluations beyond the runner's
+        one ``value_and_grad`` per step (every line-search trial counts), and dense Hessian
+        evaluations. Both int32 scalars.
+      description: one line for `python -m bench list` and the report.
+    """
+
+    name: str
+    factory: Callable[..., optax.GradientTransformationExtraArgs]
+    sweepable: frozenset[str] = frozenset({"learning_rate"})
+    needs_hessian: bool = False
+    deterministic_only: bool = False
+    count_evals: Callable[[Any], tuple[jax.Array, jax.Array]] = _no_extra_evals
+    description: str = ""
+
+
+class EvalCounts(NamedTuple):
+    """Evaluations spent by ONE update, stored inside a transform's state.
+
+    Every hand-written transform that evaluates ``value_fn`` (line searches, Hessians,
+    Hessian-vector products) keeps one of these in its state NamedTuple, overwritten at each
+    update. ``count_evals`` finds it by type anywhere in the state pytree, so it still reads
+    the right numbers when the transform sits inside ``optax.chain`` (gradient clipping,
+    schedules: see ``optimizers.compose.build_transform``).
+
+    Attributes:
+      extra: function / gradient evaluations beyond the runner's one ``value_and_grad``:
+        each line-search trial, each Hessian-vector product (int32).
+      hessian: dense Hessian evaluations (int32).
+    """
+
+    extra: jax.Array
+    hessian: jax.Array
+
+
+def eval_counts(extra: Any = 0, hessian: Any = 0) -> EvalCounts:
+    """Builds an ``EvalCounts`` with int32 scalars."""
+    return EvalCounts(jnp.asarray(extra, jnp.int32), jnp.asarray(hessian, jnp.int32))
+
+
+def count_evals_in_state(state: Any) -> tuple[jax.Array, jax.Array]:
+    """``count_evals`` of every hand-written method: sums the ``EvalCounts`` in a state.
+
+    The search is by type over the whole pytree, so nesting by ``optax.chain`` (or any other
+    wrapper that keeps the inner state) does not hide the counters.
+    """
+    records = [
+        node
+        for node in jax.tree_util.tree_leaves(state, is_leaf=lambda n: isinstance(n, EvalCounts))
+        if isinstance(node, EvalCounts)
+    ]
+    extra = jnp.zeros((), jnp.int32)
+    hessian = jnp.zeros((), jnp.int32)
+    for record in records:
+        extra = extra + jnp.asarray(record.extra, jnp.int32)
+        hessian = hessian + jnp.asarray(record.hessian, jnp.int32)
+    return extra, hessian

@@ -1,0 +1,327 @@
+"""Line searches shared by the second-order and quasi-Newton methods.
+
+All three search along ``x + a * d`` for a function ``fn`` of ONE flat vector, run as a
+``lax.while_loop`` with an iteration cap (they run under ``vmap``, where a loop lasts as long
+as its slowest lane), and report how many evaluations they made: each trial is one call of
+``fn`` (Armijo), of ``jax.value_and_grad(fn)`` (Wolfe), or of ``value_and_grad`` with its
+Hessian-vector product in one forward-over-reverse pass (exact), and each counts as ONE
+evaluation. The evaluation at ``a = 0`` is never redone: the caller passes ``value`` and
+``slope = grad . d`` it already has.
+
+Non-finite trial values are treated as "too far" (a NaN fails every comparison), so a
+search backs off from an overflow instead of accepting it. A search that finds nothing
+acceptable returns step 0 (no move) with ``failed=True``, or, for strong Wolfe, the best
+point found that satisfies sufficient decrease.
+
+* ``backtracking_armijo``: Nocedal & Wright, Numerical Optimization (2nd ed., 2006),
+  Algorithm 3.1.
+* ``strong_wolfe``: Nocedal & Wright, Algorithms 3.5 (bracketing) and 3.6 (zoom), with the
+  cubic interpolation of eq. (3.59), safeguarded by bisection.
+* ``exact_linesearch``: Newton's method on ``phi'(a) = 0``; exact in one step on a quadratic.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+Array = jax.Array
+
+
+class LineSearchResult(NamedTuple):
+    """Outcome of a line search along ``x + step * d``.
+
+    Attributes:
+      step: accepted step length (0 when nothing acceptable was found).
+      value: ``fn(x + step * d)``.
+      grad: gradient of ``fn`` there (``None`` for the Armijo search, which evaluates values
+        only).
+      num_evals: trial evaluations made (int32), each one call of ``fn`` / ``value_and_grad``.
+      failed: True when the conditions were not met within the iteration cap.
+    """
+
+    step: Array
+    value: Array
+    grad: Array | None
+    num_evals: Array
+    failed: Array
+
+
+def _safe_initial_step(init_step: Any, dtype: Any) -> Array:
+    init = jnp.asarray(init_step, dtype)
+    return jnp.where(jnp.isfinite(init) & (init > 0), init, jnp.ones((), dtype))
+
+
+def backtracking_armijo(
+    fn: Callable[[Array], Array],
+    x: Array,
+    direction: Array,
+    value: Array,
+    slope: Array,
+    init_step: Any = 1.0,
+    *,
+    c1: Any = 1e-4,
+    shrink: Any = 0.5,
+    max_steps: int = 30,
+) -> LineSearchResult:
+    """Backtracking until sufficient decrease (Nocedal & Wright, Algorithm 3.1).
+
+    Tries ``a = init_step, shrink * a, ...`` and accepts the first ``a`` with
+    ``fn(x + a d) <= value + c1 * a * slope``. At most ``max_steps`` evaluations of ``fn``;
+    none when ``slope >= 0`` (not a descent direction), which returns step 0, failed.
+    """
+    dtype = x.dtype
+    descent = jnp.isfinite(slope) & (slope < 0)
+
+    def cond(carry):
+        i, _, _, accepted = carry
+        return descent & ~accepted & (i < max_steps)
+
+    def body(carry):
+        i, step, _, _ = carry
+        trial_value = fn(x + step * direction)
+        accepted = trial_value <= value + c1 * step * slope
+        next_step = jnp.where(accepted, step, shrink * step)
+        return i + 1, next_step, trial_value, accepted
+
+    init = (
+        jnp.zeros((), jnp.int32),
+        _safe_initial_step(init_step, dtype),
+        jnp.asarray(value, dtype),
+        jnp.zeros((), bool),
+    )
+    num_evals, step, trial_value, accepted = jax.lax.while_loop(cond, body, init)
+    return LineSearchResult(
+        step=jnp.where(accepted, step, 0.0).astype(dtype),
+        value=jnp.where(accepted, trial_value, value).astype(dtype),
+        grad=None,
+        num_evals=num_evals,
+        failed=~accepted,
+    )
+
+
+class _WolfeCarry(NamedTuple):
+    """Loop state of ``strong_wolfe``."""
+
+    num_evals: Array
+    zooming: Array  # False while bracketing (Alg. 3.5), True once zooming (Alg. 3.6)
+    done: Array
+    trial: Array  # the step to evaluate next
+    prev: Array  # previous bracketing trial (a_{i-1}), its value and slope
+    value_prev: Array
+    slope_prev: Array
+    low: Array  # zoom interval: low satisfies sufficient decrease with the lowest value
+    value_low: Array
+    slope_low: Array
+    high: Array
+    value_high: Array
+    slope_high: Array
+    best: Array  # accepted point, or else the lowest-valued sufficient-decrease point
+    value_best: Array
+    grad_best: Array
+
+
+def _cubic_minimizer(a, fa, da, b, fb, db):
+    """Minimizer of the cubic matching values and slopes at a and b (N&W eq. 3.59)."""
+    d1 = da + db - 3.0 * (fa - fb) / (a - b)
+    d2 = jnp.sign(b - a) * jnp.sqrt(d1 * d1 - da * db)
+    return b - (b - a) * (db + d2 - d1) / (db - da + 2.0 * d2)
+
+
+def strong_wolfe(
+    fn: Callable[[Array], Array],
+    x: Array,
+    direction: Array,
+    value: Array,
+    grad: Array,
+    init_step: Any = 1.0,
+    *,
+    c1: Any = 1e-4,
+    c2: Any = 0.9,
+    max_steps: int = 30,
+    increase_factor: float = 2.0,
+    interval_rtol: float = 1e-12,
+) -> LineSearchResult:
+    """Line search for the strong Wolfe conditions (Nocedal & Wright, Alg. 3.5 and 3.6).
+
+    Finds ``a`` with ``fn(x + a d) <= value + c1 a slope`` (sufficient decrease) and
+    ``|grad fn(x + a d) . d| <= c2 |slope|`` (strong curvature), ``slope = grad . d``.
+    Bracketing starts at ``init_step`` and multiplies by ``increase_factor`` until a bracket
+    is found; zoom interpolates a cubic in the bracket, falling back to bisection when the
+    cubic's minimizer is not finite or lies within 10% of an end. Each trial is one
+    ``jax.value_and_grad(fn)`` call; at most ``max_steps``. The search also stops when the
+    bracket shrinks below ``interval_rtol`` relative to its position; then, or at the cap,
+    it returns the lowest-valued trial that satisfied sufficient decrease (step 0 if none),
+    with ``failed=True``.
+    """
+    dtype = x.dtype
+    value = jnp.asarray(value, dtype)
+    slope0 = jnp.vdot(grad, direction)
+    descent = jnp.isfinite(slope0) & (slope0 < 0)
+    value_and_grad = jax.value_and_grad(fn)
+    zero = jnp.zeros((), dtype)
+
+    def cond(c: _WolfeCarry):
+        return descent & ~c.done & (c.num_evals < max_steps)
+
+    def body(c: _WolfeCarry):
+        a = c.trial
+        fa, ga = value_and_grad(x + a * direction)
+        da = jnp.vdot(ga, direction)
+        finite = jnp.isfinite(fa) & jnp.isfinite(da)
+        decrease = finite & (fa <= value + c1 * a * slope0)
+        curvature = finite & (jnp.abs(da) <= -c2 * slope0)
+
+        # Bracketing (Alg. 3.5): is [prev, a] or [a, prev] a bracket, or is a acceptable?
+        overshoot = ~decrease | ((c.num_evals > 0) & (fa >= c.value_prev))
+        b_accept = ~overshoot & curvature
+        b_uphill = ~overshoot & ~curvature & (da >= 0)
+        # Zoom (Alg. 3.6) on [low, high].
+        z_to_high = ~decrease | (fa >= c.value_low)
+        z_accept = ~z_to_high & curvature
+        z_flip = ~z_to_high & ~z_accept & (da * (c.high - c.low) >= 0)
+
+        accept = jnp.where(c.zooming, z_accept, b_accept)
+        zooming = c.zooming | overshoot | b_uphill
+
+        def pick(zoom_new, bracket_new):
+            return jnp.where(c.zooming, zoom_new, bracket_new)
+
+        # New low end: the trial, when it is a sufficient-decrease point below the old low.
+        z_low_is_a = ~z_to_high & ~z_accept
+        low = pick(jnp.where(z_low_is_a, a, c.low), jnp.where(overshoot, c.prev, a))
+        value_low = pick(
+            jnp.where(z_low_is_a, fa, c.value_low), jnp.where(overshoot, c.value_prev, fa)
+        )
+        slope_low = pick(
+            jnp.where(z_low_is_a, da, c.slope_low), jnp.where(overshoot, c.slope_prev, da)
+        )
+        z_high = jnp.where(z_to_high, a, jnp.where(z_flip, c.low, c.high))
+        z_value_high = jnp.where(z_to_high, fa, jnp.where(z_flip, c.value_low, c.value_high))
+        z_slope_high = jnp.where(z_to_high, da, jnp.where(z_flip, c.slope_low, c.slope_high))
+        high = pick(z_high, jnp.where(overshoot, a, c.prev))
+        value_high = pick(z_value_high, jnp.where(overshoot, fa, c.value_prev))
+        slope_high = pick(z_slope_high, jnp.where(overshoot, da, c.slope_prev))
+
+        improved = decrease & (fa < c.value_best)
+        keep = accept | improved
+        best = jnp.where(keep, a, c.best)
+        value_best = jnp.where(keep, fa, c.value_best)
+        grad_best = jnp.where(keep, ga, c.grad_best)
+
+        # Next trial: interpolate in the bracket, or extrapolate while still bracketing.
+        cubic = _cubic_minimizer(low, value_low, slope_low, high, value_high, slope_high)
+        left, right = jnp.minimum(low, high), jnp.maximum(low, high)
+        margin = 0.1 * (right - left)
+        cubic_ok = jnp.isfinite(cubic) & (cubic > left + margin) & (cubic < right - margin)
+        interpolated = jnp.where(cubic_ok, cubic, 0.5 * (low + high))
+        trial = jnp.where(zooming, interpolated, increase_factor * a)
+        collapsed = zooming & (right - left <= interval_rtol * jnp.maximum(right, 1e-30))
+
+        return _WolfeCarry(
+            num_evals=c.num_evals + 1,
+            zooming=zooming,
+            done=accept | collapsed,
+            trial=trial.astype(dtype),
+            prev=jnp.where(c.zooming, c.prev, a),
+            value_prev=jnp.where(c.zooming, c.value_prev, fa),
+            slope_prev=jnp.where(c.zooming, c.slope_prev, da),
+            low=low,
+            value_low=value_low,
+            slope_low=slope_low,
+            high=high,
+            value_high=value_high,
+            slope_high=slope_high,
+            best=best,
+            value_best=value_best,
+            grad_best=grad_best,
+        )
+
+    init = _WolfeCarry(
+        num_evals=jnp.zeros((), jnp.int32),
+        zooming=jnp.zeros((), bool),
+        done=jnp.zeros((), bool),
+        trial=_safe_initial_step(init_step, dtype),
+        prev=zero,
+        value_prev=value,
+        slope_prev=slope0,
+        low=zero,
+        value_low=value,
+        slope_low=slope0,
+        high=zero,
+        value_high=value,
+        slope_high=slope0,
+        best=zero,
+        value_best=value,
+        grad_best=jnp.asarray(grad, dtype),
+    )
+    # Accepted means both conditions held at the returned step, not just "the loop stopped".
+    out = jax.lax.while_loop(cond, body, init)
+    accepted = out.done & (out.best > 0)
+    finite = jnp.isfinite(out.value_best)
+    slope_best = jnp.vdot(out.grad_best, direction)
+    wolfe = (
+        finite
+        & (out.value_best <= value + c1 * out.best * slope0)
+        & (jnp.abs(slope_best) <= -c2 * slope0)
+    )
+    return LineSearchResult(
+        step=out.best,
+        value=out.value_best,
+        grad=out.grad_best,
+        num_evals=out.num_evals,
+        failed=~(accepted & wolfe),
+    )
+
+
+def exact_linesearch(
+    fn: Callable[[Array], Array],
+    x: Array,
+    direction: Array,
+    value: Array,
+    grad: Array,
+    *,
+    max_steps: int = 10,
+    rtol: float = 1e-10,
+) -> LineSearchResult:
+    """Exact line search ``argmin_a fn(x + a d)`` by Newton's method on ``phi'(a) = 0``.
+
+    ``a_{k+1} = a_k - phi'(a_k) / phi''(a_k)`` from ``a_0 = 0``, with
+    ``phi'(a) = grad fn(x + a d) . d`` and ``phi''(a) = d . H(x + a d) d`` from ONE
+    forward-over-reverse call (``jax.jvp`` of ``value_and_grad``), counted as one evaluation.
+    Stops when ``|phi'(a)| <= rtol |phi'(0)|``. On a quadratic the first Newton step is the
+    exact minimizer, so it costs 2 evaluations (curvature at 0, check at the minimizer).
+    Meant for quadratic and convex problems: it stops, ``failed=True``, at the last
+    evaluated point when the curvature along ``d`` is not positive, and after ``max_steps``.
+    """
+    dtype = x.dtype
+    value = jnp.asarray(value, dtype)
+    slope0 = jnp.vdot(grad, direction)
+    value_and_grad = jax.value_and_grad(fn)
+    zero = jnp.zeros((), dtype)
+
+    def probe(a):
+        (fa, ga), (_, hd) = jax.jvp(value_and_grad, (x + a * direction,), (direction,))
+        return fa, ga, jnp.vdot(ga, direction), jnp.vdot(direction, hd)
+
+    def cond(c):
+        num_evals, _, _, _, _, stop, _ = c
+        return ~stop & (num_evals < max_steps)
+
+    def body(c):
+        num_evals, a, _, _, _, _, _ = c
+        fa, ga, da, curvature = probe(a)
+        converged = jnp.abs(da) <= rtol * jnp.abs(slope0)
+        newton = a - da / curvature
+        usable = (curvature > 0) & jnp.isfinite(newton)
+        stop = converged | ~usable
+        next_a = jnp.where(stop, a, newton)
+        return num_evals + 1, next_a, a, fa, ga, stop, converged
+
+    init = (jnp.zeros((), jnp.int32), zero, zero, value, jnp.asarray(grad, dtype))
+    init = (*init, jnp.zeros((), bool), jnp.zeros((), bool))
+    num_evals, _, evaluated, fa, ga, _, converged = jax.lax.while_loop(cond, body, init)
+    return LineSearchResult(
+        step=evaluated, value=fa, grad=ga, num_evals=num_evals, failed=~converged
+    )

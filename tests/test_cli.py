@@ -1,0 +1,276 @@
+"""The command line as a user meets it: bad input is refused whole (exit 2, every problem
+listed, nothing written, no traceback); a good config writes the contract tables."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from bench.cli import main
+from bench.tables import CURVE_COLUMNS, RUN_COLUMNS, read_table
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(autouse=True)
+def _keep_float64():
+    """A config may switch x64 off (dtype: float32); the other tests expect it on."""
+    yield
+    jax.config.update("jax_enable_x64", True)
+
+
+def _write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "suite.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+GOOD = """
+    name: tiny
+    steps: 20
+    seeds: 2
+    target: 1e-6
+    problems:
+      - kind: rosenbrock
+        dim: 2
+    optimizers:
+      - kind: gd
+        learning_rate: [1e-3, 2e-3]
+"""
+
+BAD_CASES = (
+    # (what the user wrote, a phrase the message must contain)
+    (
+        "problems:\n  - kind: rosenbrok\noptimizers:\n  - kind: newton\n",
+        "did you mean 'rosenbrock'",
+    ),
+    (
+        "problems:\n  - kind: rosenbrock\n    dimm: 3\noptimizers:\n  - kind: newton\n",
+        "did you mean 'dim'",
+    ),
+    (
+        "steps: -5\nproblems:\n  - kind: rosenbrock\noptimizers:\n  - kind: newton\n",
+        "steps must be an integer >= 1",
+    ),
+    (
+        "problems:\n  - kind: expression\n    formula: 'x[0] +* 2'\n"
+        "optimizers:\n  - kind: newton\n",
+        "formula",
+    ),
+    (
+        "problems:\n  - kind: expression\n    formula: \"__import__('os').system('touch pwned')\"\n"
+        "    dim: 1\noptimizers:\n  - kind: newton\n",
+        "__import__",
+    ),
+    (
+        "problems:\n  - kind: expression\n    formula: 'x.__class__'\n    dim: 1\n"
+        "optimizers:\n  - kind: newton\n",
+        "__class__",
+    ),
+    (
+        "problems:\n  - kind: expression\n    formula: 'y[0] + 1'\n    dim: 1\n"
+        "optimizers:\n  - kind: newton\n",
+        "y[0]",
+    ),
+    ("problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: adma\n", "did you mean 'adam'"),
+    (
+        "problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: gd\n    learning_rate: -1\n",
+        "learning_rate must be > 0",
+    ),
+    ("problems:\n  - kind: rosenbrock\n    dim: [2, 3]\noptimizers:\n  - kind: newton\n", "dim"),
+    (
+        "dtype: float16\nproblems:\n  - kind: rosenbrock\noptimizers:\n  - kind: newton\n",
+        "dtype must be one of float64, float32",
+    ),
+    ("seeds: 0\nproblems:\n  - kind: rosenbrock\noptimizers:\n  - kind: newton\n", "seeds"),
+    ("problems: []\noptimizers:\n  - kind: newton\n", "problems must be a non-empty list"),
+    (
+        "problems:\n  - kind: rosenbrock\n  - kind: rosenbrock\noptimizers:\n  - kind: newton\n",
+        "two problem entries are named 'rosenbrock'",
+    ),
+    (
+        "problems:\n  - kind: rosenbrock\n    init: [1.0, 2.0, 3.0]\n"
+        "optimizers:\n  - kind: newton\n",
+        "init",
+    ),
+    ("problems: [\n", "not valid YAML"),
+)
+
+
+@pytest.mark.parametrize("text, phrase", BAD_CASES)
+def test_bad_config_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, capsys, text, phrase):
+    config = tmp_path / "bad.yaml"
+    config.write_text(text)
+    out = tmp_path / "out"
+    status = main(["run", str(config), "--out", str(out)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert phrase in err
+    assert "Traceback" not in err
+    assert not out.exists()
+    assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
+
+
+def test_every_error_is_reported_at_once(tmp_path, capsys):
+    config = _write(
+        tmp_path,
+        """
+        steps: 0
+        problems:
+          - kind: rosenbrok
+          - kind: quadratic
+            conditon_number: 10
+        optimizers:
+          - kind: adma
+    """,
+    )
+    assert main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "4 problems" in err
+    for phrase in (
+        "steps",
+        "problems[0] (rosenbrok)",
+        "problems[1] (quadratic)",
+        "conditon_number",
+        "optimizers[0] (adma)",
+    ):
+        assert phrase in err
+
+
+def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
+    config = _write(tmp_path, GOOD)  # learning_rate: [1e-3, 2e-3] are strings to PyYAML
+    assert main(["validate", str(config)]) == 0
+
+
+def test_missing_config_file_exits_2(tmp_path, capsys):
+    assert main(["validate", str(tmp_path / "nope.yaml")]) == 2
+    assert "no such config file" in capsys.readouterr().err
+
+
+def test_unknown_command_exits_2(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["frobnicate"])
+    assert exit_info.value.code == 2
+
+
+def test_the_process_exit_status_and_no_traceback(tmp_path):
+    config = tmp_path / "bad.yaml"
+    config.write_text("problems:\n  - kind: rosenbrok\noptimizers:\n  - kind: gd\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "validate", str(config)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert "did you mean 'rosenbrock'" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_list_names_every_registered_kind(capsys):
+    from optimizers import OPTIMIZERS
+    from problems import PROBLEMS
+
+    assert main(["list"]) == 0
+    text = capsys.readouterr().out
+    for name in [*PROBLEMS, *OPTIMIZERS]:
+        assert f"  {name}:" in text
+
+
+def test_run_writes_the_contract_tables_plots_and_report(tmp_path):
+    out = tmp_path / "out"
+    assert main(["run", str(_write(tmp_path, GOOD)), "--out", str(out)]) == 0
+    curves, meta = read_table(out / "curves.parquet")
+    runs, _ = read_table(out / "runs.parquet")
+    assert list(curves.columns) == [*CURVE_COLUMNS, "learning_rate"]
+    assert set(RUN_COLUMNS) | {"learning_rate"} <= set(runs.columns)
+    # one row per run per recorded step (record_every defaults to every step here), per run
+    assert len(curves) == 2 * 2 * 21
+    assert len(runs) == 2 * 2
+    assert sorted(curves["step"].unique()) == list(range(21))
+    assert set(runs["status"]) <= {"converged", "diverged", "max_steps"}
+    for key in (
+        "python",
+        "jax",
+        "jaxlib",
+        "optax",
+        "backend",
+        "x64",
+        "git_commit",
+        "schema_version",
+    ):
+        assert key in meta["environment"]
+    assert meta["environment"]["x64"] is True
+    report = (out / "report.md").read_text()
+    assert "rosenbrock" in report and "gd" in report
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", report)
+    assert images and all((out / image).stat().st_size > 10_000 for image in images)
+    # `plot` rebuilds the report from the tables alone
+    (out / "report.md").unlink()
+    assert main(["plot", str(out)]) == 0
+    assert (out / "report.md").is_file()
+
+
+def test_diverging_gradient_descent_is_data_not_a_crash(tmp_path):
+    out = tmp_path / "out"
+    config = _write(
+        tmp_path,
+        """
+        name: blowup
+        steps: 200
+        seeds: 3
+        problems:
+          - kind: rosenbrock
+            dim: 2
+        optimizers:
+          - kind: gd
+            learning_rate: [1e-4, 1e-3, 0.1, 1.0]
+    """,
+    )
+    assert main(["run", str(config), "--out", str(out)]) == 0
+    runs, _ = read_table(out / "runs.parquet")
+    curves, _ = read_table(out / "curves.parquet")
+    by_rate = runs.groupby("learning_rate")["status"].agg(set)
+    assert by_rate[0.1] == {"diverged"} and by_rate[1.0] == {"diverged"}
+    assert by_rate[1e-4] == {"max_steps"} and by_rate[1e-3] == {"max_steps"}
+    last = curves[curves["step"] == 200].set_index(["learning_rate", "seed"])["loss"]
+    assert np.isfinite(last.loc[1e-3]).all()
+    assert not np.isfinite(last.loc[1.0]).any()
+
+
+def test_hand_written_adam_equals_optax_adam_through_the_suite(tmp_path):
+    out = tmp_path / "out"
+    config = _write(
+        tmp_path,
+        """
+        name: twins
+        steps: 300
+        seeds: 2
+        problems:
+          - kind: rosenbrock
+            dim: 2
+          - kind: quadratic
+            dim: 20
+            condition_number: 1e3
+        optimizers:
+          - kind: adam
+            learning_rate: [1e-3, 1e-2, 1e-1]
+          - kind: optax.adam
+            learning_rate: [1e-3, 1e-2, 1e-1]
+    """,
+    )
+    assert main(["run", str(config), "--out", str(out)]) == 0
+    curves, _ = read_table(out / "curves.parquet")
+    keys = ["problem", "learning_rate", "seed", "step"]
+    mine = curves[curves["optimizer"] == "adam"].set_index(keys)["loss"].sort_index()
+    theirs = curves[curves["optimizer"] == "optax.adam"].set_index(keys)["loss"].sort_index()
+    assert len(mine) == len(theirs) > 0
+    np.testing.assert_allclose(mine.to_numpy(), theirs.to_numpy(), rtol=1e-10, atol=0)

@@ -1,0 +1,209 @@
+"""Line searches: the conditions they promise hold at the returned step, and every call counts.
+
+Conditions are re-checked here with independently computed values and gradients; evaluation
+counts are compared with a Python-side count of function calls in un-jitted runs (under
+``jax.disable_jit`` the ``while_loop`` runs as a Python loop, one call per trial).
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from optimizers.linesearch import backtracking_armijo, exact_linesearch, strong_wolfe
+
+
+def rosenbrock(x):
+    return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def more_thuente_1(x):
+    """phi(a) = -a / (a^2 + 2) along x (Moré & Thuente 1994, function 1, beta = 2)."""
+    return jnp.sum(-x / (x * x + 2.0))
+
+
+def quartic(x):
+    return jnp.sum((x - 3.0) ** 4) + 0.5 * jnp.sum(x * x)
+
+
+class Counted:
+    """Wraps a function and counts its calls."""
+
+    def __init__(self, fn):
+        self.fn, self.calls = fn, 0
+
+    def __call__(self, x):
+        self.calls += 1
+        return self.fn(x)
+
+
+# (function, point, direction: "-g" or an explicit vector)
+PROBLEMS = [
+    (rosenbrock, [-1.2, 1.0], "-g"),
+    (rosenbrock, [0.5, 0.9], "-g"),
+    (rosenbrock, [-1.0, 2.0], "newton"),
+    (more_thuente_1, [0.0], [1.0]),
+    (quartic, [0.0, 1.0, -2.0], "-g"),
+]
+INITIAL_STEPS = [1e-3, 1e-2, 1.0, 10.0, 1e3]
+
+
+def setup(fn, point, direction):
+    x = jnp.asarray(point, dtype=jnp.float64)
+    value, grad = jax.value_and_grad(fn)(x)
+    if isinstance(direction, str) and direction == "-g":
+        d = -grad
+    elif isinstance(direction, str):
+        d = -jnp.linalg.solve(jax.jit(jax.hessian(fn))(x), grad)
+    else:
+        d = jnp.asarray(direction, dtype=jnp.float64)
+    assert float(grad @ d) < 0
+    return x, value, grad, d
+
+
+def check_strong_wolfe(fn, x, value, grad, d, result, c1, c2):
+    a = float(result.step)
+    f_a, g_a = jax.value_and_grad(fn)(x + a * d)
+    slope0 = float(grad @ d)
+    assert a > 0
+    assert float(f_a) <= float(value) + c1 * a * slope0
+    assert abs(float(g_a @ d)) <= c2 * abs(slope0)
+    np.testing.assert_allclose(float(result.value), float(f_a), rtol=1e-12)
+    np.testing.assert_allclose(result.grad, g_a, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: f"{p[0].__name__}{p[1]}")
+def test_strong_wolfe_conditions_hold_at_returned_step(problem):
+    """Every first trial step, with c2 = 0.9 and with c2 = 0.1 (the CG setting: zooms)."""
+    fn, point, direction = problem
+    x, value, grad, d = setup(fn, point, direction)
+    c1 = 1e-4
+    inits, c2s = np.meshgrid(INITIAL_STEPS, [0.9, 0.1])
+    results = jax.jit(
+        jax.vmap(lambda init, c2: strong_wolfe(fn, x, d, value, grad, init, c1=c1, c2=c2))
+    )(jnp.asarray(inits.ravel()), jnp.asarray(c2s.ravel()))
+    for i, c2 in enumerate(c2s.ravel()):
+        result = jax.tree.map(lambda leaf, i=i: leaf[i], results)
+        assert not bool(result.failed)
+        check_strong_wolfe(fn, x, value, grad, d, result, c1, float(c2))
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: f"{p[0].__name__}{p[1]}")
+def test_armijo_accepts_first_sufficient_decrease_step(problem):
+    fn, point, direction = problem
+    x, value, grad, d = setup(fn, point, direction)
+    c1, shrink = 1e-4, 0.5
+    slope0 = float(grad @ d)
+    results = jax.jit(
+        jax.vmap(lambda init: backtracking_armijo(fn, x, d, value, grad @ d, init, c1=c1))
+    )(jnp.asarray(INITIAL_STEPS))
+
+    def armijo(step):
+        return float(fn(x + step * d)) <= float(value) + c1 * step * slope0
+
+    for i, init_step in enumerate(INITIAL_STEPS):
+        a = float(results.step[i])
+        assert not bool(results.failed[i])
+        assert armijo(a)
+        # It is the FIRST of init, init*shrink, init*shrink^2, ... to satisfy the condition.
+        trials = round(np.log(init_step / a) / np.log(1 / shrink)) + 1
+        assert trials == int(results.num_evals[i])
+        assert a == pytest.approx(init_step * shrink ** (trials - 1), rel=1e-12)
+        assert not any(armijo(init_step * shrink**k) for k in range(trials - 1))
+        assert float(results.value[i]) == pytest.approx(float(fn(x + a * d)), rel=1e-12)
+
+
+# Cases that bracket-then-zoom (Rosenbrock, large first trial) and extrapolate (Moré-Thuente,
+# small first trial), run un-jitted so that the loop runs in Python and calls are countable.
+COUNTED = [(PROBLEMS[0], 1e-2), (PROBLEMS[0], 1e3), (PROBLEMS[3], 1e-2)]
+
+
+@pytest.mark.parametrize(("problem", "init_step"), COUNTED)
+def test_every_value_fn_call_is_counted(problem, init_step):
+    fn, point, direction = problem
+    x, value, grad, d = setup(fn, point, direction)
+    counted = Counted(fn)
+    with jax.disable_jit():
+        wolfe = strong_wolfe(counted, x, d, value, grad, init_step, c1=1e-4, c2=0.1)
+        assert int(wolfe.num_evals) == counted.calls >= 2
+        counted.calls = 0
+        armijo = backtracking_armijo(counted, x, d, value, grad @ d, init_step)
+        assert int(armijo.num_evals) == counted.calls >= 1
+    check_strong_wolfe(fn, x, value, grad, d, wolfe, 1e-4, 0.1)
+
+
+def test_ascent_direction_is_refused_without_evaluations():
+    x, value, grad, d = setup(rosenbrock, [-1.2, 1.0], "-g")
+    counted = Counted(rosenbrock)
+    with jax.disable_jit():
+        armijo = backtracking_armijo(counted, x, -d, value, grad @ -d)
+        wolfe = strong_wolfe(counted, x, -d, value, grad)
+    assert counted.calls == 0
+    for result in (armijo, wolfe):
+        assert bool(result.failed) and float(result.step) == 0.0 and int(result.num_evals) == 0
+
+
+def overflowing(x):
+    """A quadratic that is NaN beyond |x| > 2 (a blow-up the search must back away from)."""
+    return jnp.where(jnp.all(jnp.abs(x) <= 2.0), jnp.sum((x - 1.5) ** 2), jnp.nan)
+
+
+def test_non_finite_trials_are_rejected_not_accepted():
+    x, value, grad, d = setup(overflowing, [0.0, 0.0], [1.0, 1.0])
+    for search in (
+        lambda: strong_wolfe(overflowing, x, d, value, grad, 100.0),
+        lambda: backtracking_armijo(overflowing, x, d, value, grad @ d, 100.0),
+    ):
+        result = jax.jit(search)()
+        assert not bool(result.failed)
+        assert 0 < float(result.step) <= 2.0
+        assert np.isfinite(float(result.value)) and float(result.value) < float(value)
+
+
+def test_iteration_cap_is_respected_on_unbounded_function():
+    """Linear f has no Wolfe step: the search stops at the cap, keeping a decrease step."""
+
+    def linear(x):
+        return -jnp.sum(x)
+
+    x, value, grad, d = setup(linear, [0.0], [1.0])
+    result = jax.jit(lambda: strong_wolfe(linear, x, d, value, grad, 1.0, max_steps=7))()
+    assert int(result.num_evals) == 7 and bool(result.failed)
+    assert float(result.step) == 2.0**6  # the last (and best) sufficient-decrease trial
+
+
+def test_exact_line_search_is_exact_on_quadratic_with_two_evaluations():
+    rng = np.random.default_rng(0)
+    q, _ = np.linalg.qr(rng.standard_normal((5, 5)))
+    a = jnp.asarray((q * np.array([1.0, 2.0, 5.0, 10.0, 50.0])) @ q.T)
+    b = jnp.asarray(rng.standard_normal(5))
+
+    def quadratic(x):
+        return 0.5 * x @ a @ x - b @ x
+
+    x, value, grad, d = setup(quadratic, rng.standard_normal(5), "-g")
+    counted = Counted(quadratic)
+    with jax.disable_jit():
+        result = exact_linesearch(counted, x, d, value, grad)
+    expected = -float(grad @ d) / float(d @ a @ d)
+    assert float(result.step) == pytest.approx(expected, rel=1e-12)
+    assert int(result.num_evals) == counted.calls == 2
+    assert not bool(result.failed)
+
+
+def test_line_searches_run_under_vmap_with_traced_constants():
+    x, value, grad, d = setup(rosenbrock, [-1.2, 1.0], "-g")
+
+    def both(c1, init):
+        wolfe = strong_wolfe(rosenbrock, x, d, value, grad, init, c1=c1, c2=0.9)
+        armijo = backtracking_armijo(rosenbrock, x, d, value, grad @ d, init, c1=c1)
+        return wolfe.step, armijo.step
+
+    c1s = jnp.array([1e-4, 1e-3, 1e-2])
+    inits = jnp.array([1e-3, 1.0, 10.0])
+    wolfe_steps, armijo_steps = jax.jit(jax.vmap(both))(c1s, inits)
+    unbatched = jax.jit(both)
+    for i in range(3):
+        single = unbatched(c1s[i], inits[i])
+        assert float(wolfe_steps[i]) == pytest.approx(float(single[0]), rel=1e-12)
+        assert float(armijo_steps[i]) == pytest.approx(float(single[1]), rel=1e-12)

@@ -1,0 +1,330 @@
+"""Newton, Newton-CG, BFGS, L-BFGS and nonlinear CG against independent references.
+
+References: the one-step property of Newton on quadratics; the pure-Newton trajectory on
+Rosenbrock published in the PyCUTEst documentation; SciPy's BFGS and L-BFGS-B iteration
+counts; the finite-termination property of CG with exact line searches. Evaluation counts are
+checked against a Python-side count of ``value_fn`` calls in un-jitted runs.
+"""
+
+import itertools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+import scipy.optimize
+
+from optimizers import OPTIMIZERS
+
+
+def rosenbrock(x):
+    """Chained Rosenbrock, sum 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2 (= scipy.optimize.rosen)."""
+    return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+def rosenbrock_start(dim):
+    return jnp.tile(jnp.array([-1.2, 1.0]), dim // 2)
+
+
+def test_rosenbrock_matches_scipy():
+    x = np.array([-1.2, 1.0, 0.3, -0.7, 2.0])
+    assert float(rosenbrock(jnp.asarray(x))) == pytest.approx(scipy.optimize.rosen(x), rel=1e-14)
+    np.testing.assert_allclose(
+        jax.grad(rosenbrock)(jnp.asarray(x)), scipy.optimize.rosen_der(x), rtol=1e-13
+    )
+
+
+def make_stepper(tx, fn):
+    """A jitted runner-style step: value_and_grad, update with extra args, apply."""
+
+    @jax.jit
+    def step(x, state):
+        value, grad = jax.value_and_grad(fn)(x)
+        updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=fn)
+        return optax.apply_updates(x, updates), state
+
+    return step
+
+
+def iterations_to_gap(name, fn, x0, gap, max_steps, **kwargs):
+    """Steps until fn(x) < gap (f* = 0), run as the benchmark runner calls the transform."""
+    tx = OPTIMIZERS[name].factory(**kwargs)
+
+    @jax.jit
+    def run(x0):
+        def cond(carry):
+            t, x, _ = carry
+            return (fn(x) >= gap) & (t < max_steps)
+
+        def body(carry):
+            t, x, state = carry
+            value, grad = jax.value_and_grad(fn)(x)
+            updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=fn)
+            return t + 1, optax.apply_updates(x, updates), state
+
+        t, x, _ = jax.lax.while_loop(cond, body, (0, x0, tx.init(x0)))
+        return t, fn(x)
+
+    steps, value = run(x0)
+    assert float(value) < gap, f"{name} did not reach gap {gap} in {max_steps} steps: {value}"
+    return int(steps)
+
+
+# ----------------------------------------------------------------------------------- newton
+
+
+def random_spd(rng, dim, condition):
+    q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    eigenvalues = np.geomspace(1.0, condition, dim)
+    return (q * eigenvalues) @ q.T
+
+
+@pytest.mark.parametrize(("dim", "condition"), [(1, 1.0), (2, 10.0), (6, 1e3), (12, 1e6)])
+def test_newton_minimizes_strictly_convex_quadratic_in_one_step(dim, condition):
+    rng = np.random.default_rng(dim)
+    a = random_spd(rng, dim, condition)
+    b = rng.standard_normal(dim)
+    x_star = np.linalg.solve(a, b)
+    a_j, b_j = jnp.asarray(a), jnp.asarray(b)
+
+    def quadratic(x):
+        return 0.5 * x @ a_j @ x - b_j @ x + 3.0
+
+    x0 = jnp.asarray(rng.standard_normal(dim) * 5)
+    tx = OPTIMIZERS["newton"].factory()
+    x1, _ = make_stepper(tx, quadratic)(x0, tx.init(x0))
+    assert np.linalg.norm(np.asarray(x1) - x_star) <= 1e-9 * max(1.0, np.linalg.norm(x_star))
+
+
+# Pure Newton (unit steps, no safeguards) on the 2-d Rosenbrock function from (-1.2, 1), as
+# published in the PyCUTEst documentation, "Example Usage" (J. Fowkes, L. Roberts, 2022):
+# https://jfowkes.github.io/pycutest/_build/html/example.html (repository jfowkes/pycutest,
+# docs/example.rst). Its CUTEst problem ROSENBR is f = 100 (x2 - x1^2)^2 + (1 - x1)^2. The
+# table printed there, iteration k: (f(x_k) to 6 significant digits, x_k to 8 decimals):
+PYCUTEST_NEWTON_ROSENBROCK = [
+    (24.2, (-1.2, 1.0)),
+    (4.73188, (-1.1752809, 1.38067416)),
+    (1411.85, (0.76311487, -3.17503385)),
+    (0.0559655, (0.76342968, 0.58282478)),
+    (0.313189, (0.99999531, 0.94402732)),
+    (1.85274e-11, (0.9999957, 0.99999139)),
+    (3.43265e-20, (1.0, 1.0)),
+]
+
+
+def test_newton_reproduces_published_pure_newton_trajectory_on_rosenbrock():
+    tx = OPTIMIZERS["newton"].factory()  # defaults: the pure unit step x - H^{-1} g
+    step = make_stepper(tx, rosenbrock)
+    x, state = rosenbrock_start(2), tx.init(rosenbrock_start(2))
+    for k, (f_published, x_published) in enumerate(PYCUTEST_NEWTON_ROSENBROCK):
+        np.testing.assert_allclose(np.asarray(x), x_published, rtol=0, atol=6e-9, err_msg=str(k))
+        f = float(rosenbrock(x))
+        if k < 6:
+            assert f == pytest.approx(f_published, rel=6e-6), k
+        else:  # 3e-20 is at the rounding level of x; only its order of magnitude is robust
+            assert f < 1e-18
+        x, state = step(x, state)
+    # "Found minimum x = [1. 1.] after 7 iterations": gradient norm below 1e-10 at x_7.
+    assert float(jnp.linalg.norm(jax.grad(rosenbrock)(x))) <= 1e-10
+
+
+def test_newton_damping_and_step_length_follow_the_formula():
+    x = jnp.array([-1.2, 1.0])
+    g = scipy.optimize.rosen_der(np.asarray(x))
+    h = scipy.optimize.rosen_hess(np.asarray(x))
+    tx = OPTIMIZERS["newton"].factory(learning_rate=0.7, damping=3.0)
+    update = jax.jit(lambda g, s, x: tx.update(g, s, x, value_fn=rosenbrock))
+    updates, state = update(jnp.asarray(g), tx.init(x), x)
+    np.testing.assert_allclose(updates, -0.7 * np.linalg.solve(h + 3.0 * np.eye(2), g), rtol=1e-12)
+    assert tuple(int(v) for v in OPTIMIZERS["newton"].count_evals(state)) == (0, 1)
+
+
+def test_newton_with_line_search_decreases_monotonically_and_converges():
+    tx = OPTIMIZERS["newton"].factory(linesearch=True)
+    step = make_stepper(tx, rosenbrock)
+    x, state = rosenbrock_start(2), tx.init(rosenbrock_start(2))
+    values = [float(rosenbrock(x))]
+    for _ in range(40):
+        x, state = step(x, state)
+        values.append(float(rosenbrock(x)))
+    # The pure method jumps to f = 1411.85 at its second step; the Armijo search does not.
+    assert all(b <= a for a, b in itertools.pairwise(values))
+    assert values[-1] < 1e-10
+
+
+def test_newton_cg_converges_on_rosenbrock_and_quadratic():
+    assert iterations_to_gap("newton_cg", rosenbrock, rosenbrock_start(2), 1e-10, 150) <= 150
+    rng = np.random.default_rng(7)
+    a = jnp.asarray(random_spd(rng, 20, 100.0))
+
+    def quadratic(x):
+        return 0.5 * x @ a @ x
+
+    # Forcing term min(0.5, sqrt|g|)|g|: linear rate 1/2 while |g| > 1/4, superlinear after;
+    # from |g_0| ~ 230 that is about a dozen outer steps to f < 1e-20 (CG alone: 20 HVPs).
+    x0 = jnp.asarray(rng.standard_normal(20))
+    assert iterations_to_gap("newton_cg", quadratic, x0, 1e-20, 15) <= 15
+
+
+# ------------------------------------------------------------------------- quasi-Newton vs scipy
+
+
+def scipy_iterations_to_gap(method, dim, gap):
+    """Iterations SciPy needs until rosen(x) < gap, from the classic start."""
+    values = []
+    options = {"gtol": 1e-14, "maxiter": 5000}
+    if method == "L-BFGS-B":
+        options.update(ftol=1e-300, maxcor=10)
+    scipy.optimize.minimize(
+        scipy.optimize.rosen,
+        np.tile([-1.2, 1.0], dim // 2),
+        jac=scipy.optimize.rosen_der,
+        method=method,
+        callback=lambda intermediate_result: values.append(intermediate_result.fun),
+        options=options,
+    )
+    return next(i + 1 for i, f in enumerate(values) if f < gap)
+
+
+@pytest.mark.parametrize(
+    ("name", "scipy_method", "dim"),
+    [
+        ("bfgs", "BFGS", 2),
+        ("bfgs", "BFGS", 100),
+        ("lbfgs", "L-BFGS-B", 2),
+        ("lbfgs", "L-BFGS-B", 100),
+    ],
+)
+def test_quasi_newton_iterations_within_factor_of_scipy(name, scipy_method, dim):
+    reference = scipy_iterations_to_gap(scipy_method, dim, 1e-10)
+    ours = iterations_to_gap(name, rosenbrock, rosenbrock_start(dim), 1e-10, 3 * reference)
+    assert reference / 1.5 <= ours <= 1.5 * reference, (ours, reference)
+
+
+# ------------------------------------------------------------------------------ nonlinear CG
+
+
+@pytest.mark.parametrize("variant", ["polak_ribiere", "fletcher_reeves"])
+def test_cg_with_exact_line_search_terminates_in_distinct_eigenvalue_count(variant):
+    rng = np.random.default_rng(3)
+    eigenvalues = np.repeat([1.0, 4.0, 9.0, 25.0], [3, 3, 2, 2])  # r = 4 distinct, n = 10
+    r, n = 4, eigenvalues.size
+    q, _ = np.linalg.qr(rng.standard_normal((n, n)))
+    a = jnp.asarray((q * eigenvalues) @ q.T)
+    b = jnp.asarray(rng.standard_normal(n))
+
+    def quadratic(x):
+        return 0.5 * x @ a @ x - b @ x
+
+    tx = OPTIMIZERS["cg"].factory(variant=variant, linesearch="exact")
+    step = make_stepper(tx, quadratic)
+    x, state = jnp.zeros(n), tx.init(jnp.zeros(n))
+    g0 = float(jnp.linalg.norm(jax.grad(quadratic)(x)))
+    norms = []
+    for _ in range(r):
+        x, state = step(x, state)
+        norms.append(float(jnp.linalg.norm(jax.grad(quadratic)(x))) / g0)
+    assert norms[r - 1] <= 1e-10, norms  # minimizer reached after r steps
+    assert norms[r - 2] > 1e-3, norms  # and not before: the bound is attained here
+    # Exact search on a quadratic: curvature at a = 0, then a check at the minimizer.
+    assert int(OPTIMIZERS["cg"].count_evals(state)[0]) == 2
+
+
+@pytest.mark.parametrize("variant", ["polak_ribiere", "fletcher_reeves"])
+def test_cg_with_wolfe_search_converges_on_rosenbrock(variant):
+    steps = iterations_to_gap("cg", rosenbrock, rosenbrock_start(2), 1e-10, 3000, variant=variant)
+    assert steps <= 3000
+
+
+# --------------------------------------------------------------------------- evaluation counts
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("newton", {"linesearch": True}),
+        ("newton_cg", {}),
+        ("bfgs", {}),
+        ("lbfgs", {"memory_size": 2}),
+        ("cg", {}),
+        ("cg", {"linesearch": "exact", "variant": "fletcher_reeves"}),
+        ("optax.lbfgs", {}),
+    ],
+)
+def test_count_evals_equals_value_fn_calls(name, kwargs):
+    """Counts every call of value_fn inside update (un-jitted, so loops run in Python).
+
+    ``jax.value_and_grad``, ``jax.jvp`` of the gradient and ``jax.hessian`` each call the
+    function once; so calls == extra_evals + hessian_evals, the runner's own value_and_grad
+    being outside update.
+    """
+    calls = [0]
+
+    def counted(x):
+        calls[0] += 1
+        return rosenbrock(x)
+
+    entry = OPTIMIZERS[name]
+    tx = entry.factory(**kwargs)
+    x = rosenbrock_start(2)
+    state = tx.init(x)
+    total = 0
+    with jax.disable_jit():
+        for _ in range(3):
+            value, grad = jax.value_and_grad(rosenbrock)(x)
+            calls[0] = 0
+            updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=counted)
+            extra, hessian = entry.count_evals(state)
+            assert extra.dtype == jnp.int32 and hessian.dtype == jnp.int32
+            assert calls[0] == int(extra) + int(hessian)
+            total += calls[0]
+            x = optax.apply_updates(x, updates)
+    assert float(rosenbrock(x)) < float(rosenbrock(rosenbrock_start(2)))
+    assert total >= 3  # at least one trial (or HVP) per step was made, and counted
+
+
+# ------------------------------------------------------------------------------- validation
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs", "parameter"),
+    [
+        ("newton", {"damping": -1.0}, "damping"),
+        ("newton", {"linesearch": "yes"}, "linesearch"),
+        ("newton", {"max_linesearch_steps": 0}, "max_linesearch_steps"),
+        ("newton_cg", {"max_cg_steps": 0}, "max_cg_steps"),
+        ("newton_cg", {"shrink": 1.0}, "shrink"),
+        ("bfgs", {"c1": 0.9, "c2": 0.5}, "c1"),
+        ("lbfgs", {"memory_size": 0}, "memory_size"),
+        ("lbfgs", {"memory_size": 2.5}, "memory_size"),
+        ("cg", {"variant": "hestenes_stiefel"}, "variant"),
+        ("cg", {"linesearch": "armijo"}, "linesearch"),
+        ("cg", {"restart_every": 0}, "restart_every"),
+    ],
+)
+def test_bad_arguments_raise_value_error(name, kwargs, parameter):
+    with pytest.raises(ValueError, match=parameter):
+        OPTIMIZERS[name].factory(**kwargs)
+
+
+@pytest.mark.parametrize("name", ["bfgs", "lbfgs", "cg", "newton", "newton_cg", "optax.lbfgs"])
+def test_iterating_far_past_convergence_stays_finite(name):
+    """A benchmark runs a fixed budget. On f = x.Ax/2 (20-d, condition 1e3, f* = 0 at x* = 0)
+    the values shrink without a floor, so s.y falls to ~1e-158 and rho^2 once overflowed
+    BFGS's update to inf - inf = NaN. Every iterate must stay finite, and x must go to 0."""
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    a = jnp.asarray(q @ np.diag(np.logspace(0, 3, 20)) @ q.T)
+
+    def quadratic(x):
+        return 0.5 * x @ (a @ x)
+
+    tx = OPTIMIZERS[name].factory()
+    step = make_stepper(tx, quadratic)
+    x = jnp.asarray(rng.normal(size=20))
+    state = tx.init(x)
+    for _ in range(400):
+        x, state = step(x, state)
+        assert np.all(np.isfinite(np.asarray(x)))
+    assert float(jnp.linalg.norm(x)) <= 1e-12

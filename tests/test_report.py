@@ -1,0 +1,138 @@
+"""The report from a synthetic results folder: every figure written, report.md pointing at
+files that exist, report.html self-contained (every image a data URI, nothing external)."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import struct
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from test_report_synthetic import build
+
+from bench.report import write_report
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory) -> Path:
+    out = build(
+        tmp_path_factory.mktemp("results"),
+        steps=40,
+        seeds=(0, 1, 2),
+        problems=("saddle-2d", "ill-10d", "offset-20d"),
+    )
+    write_report(out)
+    return out
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+def test_every_figure_is_written(report: Path):
+    names = sorted(p.name for p in (report / "plots").glob("*.png"))
+    assert names == [
+        "ill-10d_convergence.png",  # a quadratic: constant curvature, a sentence instead
+        "ill-10d_learning_rate.png",
+        "offset-20d_convergence.png",  # dim 20: no curvature; f* unknown: not in profiles
+        "offset-20d_learning_rate.png",
+        "profile_data.png",
+        "profile_performance.png",
+        "saddle-2d_convergence.png",
+        "saddle-2d_curvature.png",
+        "saddle-2d_learning_rate.png",
+        "saddle-2d_paths_by_optimizer.png",
+        "saddle-2d_trajectories.png",
+    ]
+    for path in (report / "plots").glob("*.png"):
+        data = path.read_bytes()
+        width, height = _png_size(data)
+        assert len(data) > 10_000, path.name  # an empty canvas compresses far below this
+        assert 600 <= width <= 2000 and 400 <= height <= 2000, (path.name, width, height)
+
+
+def test_markdown_references_existing_files_and_every_figure(report: Path):
+    text = (report / "report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", text)
+    assert links and all((report / link).is_file() for link in links)
+    assert sorted(links) == sorted(f"plots/{p.name}" for p in (report / "plots").glob("*.png"))
+
+
+def test_markdown_states_the_protocol_and_both_settings(report: Path):
+    text = (report / "report.md").read_text()
+    assert "## Tuning protocol" in text and "lowest score" in text
+    saddle = text.split("### Problem: saddle-2d")[1].split("### Problem:")[0]
+    rows = [line for line in saddle.splitlines() if re.match(r"\| \d+ \| ", line)]
+    optimizers = [row.split(" | ")[1] for row in rows]
+    assert sorted(optimizers) == ["adam", "gd", "gd-armijo", "momentum", "newton"]
+    gd = next(row for row in rows if row.split(" | ")[1] == "gd").split(" | ")
+    assert gd[2].startswith("learning_rate=") and gd[3] == "learning_rate=0.02"  # tuned, default
+    adam = next(row for row in rows if row.split(" | ")[1] == "adam").split(" | ")
+    assert adam[3] == "-"  # no default in its grid
+    assert "Not run: newton: needs a dense Hessian" in text
+    assert "final loss" in text.split("### Problem: offset-20d")[1]  # f* unknown
+    ill = text.split("### Problem: ill-10d")[1].split("### Problem:")[0]
+    assert "The Hessian is the same at every recorded iterate" in ill
+
+
+def test_html_is_self_contained(report: Path):
+    page = _Page()
+    page.feed((report / "report.html").read_text())
+    images = [attrs for tag, attrs in page.tags if tag == "img"]
+    assert len(images) == len(list((report / "plots").glob("*.png")))
+    for attrs in images:
+        src = attrs["src"] or ""
+        assert src.startswith("data:image/png;base64,")
+        assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
+        assert attrs.get("alt")
+    assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object")]
+    for tag, attrs in page.tags:
+        for name, value in attrs.items():
+            if name in ("src", "href", "srcset", "action", "data", "poster"):
+                assert value and (value.startswith(("data:", "#"))), (tag, name, value)
+    html_text = (report / "report.html").read_text()
+    assert "url(" not in html_text.split("</style>")[0]
+    anchors = {attrs.get("id") for _, attrs in page.tags if attrs.get("id")}
+    links = [attrs["href"][1:] for tag, attrs in page.tags if tag == "a"]
+    assert links and set(links) <= anchors  # the contents point at headings that exist
+    assert sum(1 for tag, _ in page.tags if tag == "table") >= 5
+
+
+def test_report_without_the_optional_tables(tmp_path: Path, report: Path):
+    # No paths, curvature or surfaces (no 2-d or small problem), no f*: no profiles either.
+    out = tmp_path / "results"
+    out.mkdir()
+    import pandas as pd
+
+    from bench.tables import read_table, write_table
+
+    for name in ("curves", "runs"):
+        frame, metadata = read_table(report / f"{name}.parquet")
+        frame = frame[frame["problem"] == "offset-20d"]
+        metadata["problems"] = {"offset-20d": metadata["problems"]["offset-20d"]}
+        write_table(pd.DataFrame(frame), out / f"{name}.parquet", metadata)
+    shutil.copytree(report / "plots", out / "plots")  # stale figures must go
+    write_report(out)
+    names = sorted(p.name for p in (out / "plots").glob("*.png"))
+    assert names == ["offset-20d_convergence.png", "offset-20d_learning_rate.png"]
+    assert "No performance or data profile" in (out / "report.md").read_text()

@@ -1,0 +1,244 @@
+"""The runner: one compile per cell, vmapped lanes equal a plain Python loop, divergence is
+data. The problems and transformations here are written in the test (Optax's own sgd/adam),
+so the runner is checked against code it does not share."""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax import monitoring
+from scipy.optimize import rosen
+
+from bench.runner import Recording, record_grid, run_cell
+from problems.base import Problem, fixed_start, normal_start
+
+
+def _rosenbrock(x, batch=None):
+    return jnp.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1.0 - x[:-1]) ** 2)
+
+
+ROSENBROCK = Problem(
+    "rosenbrock", 2, fixed_start([-1.2, 1.0]), _rosenbrock, f_star=0.0, x_star=np.ones((1, 2))
+)
+# A seeded random start, so seeds differ: a 5-d bowl with f* = 0 at the origin.
+BOWL = Problem(
+    "bowl",
+    5,
+    normal_start(5),
+    lambda x, b=None: 0.5 * jnp.sum(x**2 * jnp.arange(1, 6)),
+    f_star=0.0,
+    x_star=np.zeros((1, 5)),
+)
+
+
+def _no_extra(state):
+    return jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32)
+
+
+def _sgd(h):
+    return optax.sgd(h["learning_rate"])
+
+
+class _CompileCounter:
+    """Counts XLA backend compiles through jax.monitoring: independent of the runner's count."""
+
+    def __init__(self):
+        self.count = 0
+        monitoring.register_event_duration_secs_listener(self._listen)
+
+    def _listen(self, event, duration, **kwargs):
+        if event == "/jax/core/compile/backend_compile_duration":
+            self.count += 1
+
+
+COMPILES = _CompileCounter()
+
+
+def test_record_grid_linear_and_log():
+    np.testing.assert_array_equal(record_grid(10, every=4), [0, 4, 8, 10])
+    log_grid = record_grid(1000, log=True, points=20)
+    assert log_grid[0] == 0 and log_grid[-1] == 1000
+    assert np.all(np.diff(log_grid) > 0) and len(log_grid) <= 21
+
+
+def test_one_compile_for_a_five_value_grid_and_eight_seeds():
+    learning_rates = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+    before = COMPILES.count
+    result = run_cell(
+        ROSENBROCK,
+        _sgd,
+        _no_extra,
+        [{"learning_rate": v} for v in learning_rates],
+        range(8),
+        Recording(record_grid(50, every=5)),
+    )
+    assert result.n_traces == 1
+    assert COMPILES.count - before == 1
+    assert result.loss.shape == (5, 8, 11)
+
+
+def test_lanes_equal_a_plain_python_loop():
+    """Every (setting, seed) lane equals an eager per-step loop with optax.adam."""
+    steps, seeds, rates = 30, (0, 3, 7), (1e-2, 1e-1)
+    grid = record_grid(steps, every=3)
+    result = run_cell(
+        BOWL,
+        lambda h: optax.adam(h["learning_rate"]),
+        _no_extra,
+        [{"learning_rate": r} for r in rates],
+        seeds,
+        Recording(grid),
+    )
+    for i, rate in enumerate(rates):
+        for j, seed in enumerate(seeds):
+            init_key, _ = jax.random.split(jax.random.key(seed))
+            x = BOWL.init(init_key)
+            tx = optax.adam(rate)
+            state = tx.init(x)
+            expected = [float(BOWL.objective(x))]
+            for step in range(1, steps + 1):
+                grad = jax.grad(BOWL.objective)(x)
+                updates, state = tx.update(grad, state, x)
+                x = optax.apply_updates(x, updates)
+                if step in grid:
+                    expected.append(float(BOWL.objective(x)))
+            np.testing.assert_allclose(result.loss[i, j], expected, rtol=1e-12)
+    assert not result.diverged.any()
+    np.testing.assert_array_equal(result.evals[0, 0], grid)  # one value_and_grad per step
+
+
+def test_metrics_match_independent_formulas():
+    result = run_cell(
+        ROSENBROCK, _sgd, _no_extra, [{"learning_rate": 1e-3}], [0], Recording(record_grid(4))
+    )
+    assert result.loss[0, 0, 0] == pytest.approx(rosen(np.array([-1.2, 1.0])), rel=1e-14)
+    assert result.dist[0, 0, 0] == pytest.approx(np.hypot(2.2, 0.0), rel=1e-14)
+    # grad of Rosenbrock at (-1.2, 1): (-215.6, -88), the textbook values.
+    assert result.grad_norm[0, 0, 0] == pytest.approx(np.hypot(-215.6, -88.0), rel=1e-12)
+
+
+def test_divergence_is_recorded_frozen_and_never_raised():
+    rates = [1e-3, 0.5, 1.0, 5e-4]
+    result = run_cell(
+        ROSENBROCK,
+        _sgd,
+        _no_extra,
+        [{"learning_rate": r} for r in rates],
+        range(3),
+        Recording(record_grid(200, every=10)),
+    )
+    np.testing.assert_array_equal(result.diverged[:, 0], [False, True, True, False])
+    for i in (1, 2):
+        step = result.diverged_step[i, 0]
+        assert step > 0
+        after = result.record_steps > step
+        assert not np.isfinite(result.loss[i, 0, after]).any()
+        # Frozen: the evaluation count stops growing once the lane diverged.
+        assert len(set(result.evals[i, 0, after].tolist())) == 1
+    assert np.isfinite(result.loss[[0, 3]]).all()
+
+
+def test_first_hits_are_exact_steps_on_deterministic_problems():
+    """Gradient descent on f = x^2/2 with rate 0.5 halves x each step: gap = 2^(-2t) / 2."""
+    line = Problem(
+        "line",
+        1,
+        fixed_start([1.0]),
+        lambda x, b=None: 0.5 * jnp.sum(x**2),
+        f_star=0.0,
+        x_star=np.zeros((1, 1)),
+    )
+    targets = (1e-1, 1e-4)
+    result = run_cell(
+        line,
+        _sgd,
+        _no_extra,
+        [{"learning_rate": 0.5}],
+        [0],
+        Recording(record_grid(40, every=40)),
+        targets,
+    )
+    # first t with 0.5 * 4^-t <= target, independent of the recording grid
+    expected = [int(np.ceil(np.log(0.5 / t) / np.log(4.0))) for t in targets]
+    np.testing.assert_array_equal(result.hit_step[0, 0], expected)
+    np.testing.assert_array_equal(result.hit_evals[0, 0], expected)
+
+
+def test_stochastic_problem_samples_a_batch_per_step_per_seed():
+    """Least squares on a fixed data set with batches of 1: seeds see different batches."""
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(32, 3))
+    targets = features @ np.array([1.0, -2.0, 0.5])
+    data = {"X": jnp.asarray(features), "y": jnp.asarray(targets)}
+
+    def loss(x, batch):
+        return 0.5 * jnp.mean((batch["X"] @ x - batch["y"]) ** 2)
+
+    def sample(data, key):
+        index = jax.random.randint(key, (1,), 0, 32)
+        return jax.tree.map(lambda a: a[index], data)
+
+    problem = Problem(
+        "ls",
+        3,
+        fixed_start(np.zeros(3)),
+        loss,
+        data=data,
+        sample=sample,
+        f_star=0.0,
+        x_star=np.array([[1.0, -2.0, 0.5]]),
+    )
+    result = run_cell(
+        problem,
+        _sgd,
+        _no_extra,
+        [{"learning_rate": 0.05}],
+        [0, 1],
+        Recording(record_grid(300, every=100)),
+    )
+    assert result.loss[0, 0, -1] < 1e-2 * result.loss[0, 0, 0]
+    assert result.loss[0, 0, 1] != result.loss[0, 1, 1]  # different batches per seed
+
+
+def test_path_and_curvature_are_recorded_on_request():
+    """On Rosenbrock the Hessian at (-1.2, 1) is [[1330, 480], [480, 200]] (closed form)."""
+    recording = Recording(record_grid(10, every=5), path=True, curvature=True)
+    result = run_cell(ROSENBROCK, _sgd, _no_extra, [{"learning_rate": 1e-4}], [0, 1], recording)
+    assert result.x.shape == (1, 2, 3, 2) and result.eigenvalues.shape == (1, 2, 3, 2)
+    np.testing.assert_allclose(result.x[0, 0, 0], [-1.2, 1.0])
+    expected = np.linalg.eigvalsh(np.array([[1330.0, 480.0], [480.0, 200.0]]))
+    np.testing.assert_allclose(result.eigenvalues[0, 0, 0], expected, rtol=1e-12)
+    plain = run_cell(
+        ROSENBROCK,
+        _sgd,
+        _no_extra,
+        [{"learning_rate": 1e-4}],
+        [0],
+        Recording(record_grid(10, every=5)),
+    )
+    assert plain.x.shape[-1] == 0 and plain.eigenvalues.shape[-1] == 0
+
+
+def test_chunked_lanes_equal_one_batch_and_compile_once():
+    """A memory cap splits 3 settings x 5 seeds into equal chunks: same numbers, one compile."""
+    settings = [{"learning_rate": r} for r in (1e-3, 1e-2, 1e-1)]
+    recording = Recording(record_grid(40, every=10))
+    whole = run_cell(BOWL, _sgd, _no_extra, settings, range(5), recording)
+    before = COMPILES.count
+    chunked = run_cell(
+        BOWL,
+        _sgd,
+        _no_extra,
+        settings,
+        range(5),
+        recording,
+        max_lane_bytes=4 * 1000,
+        per_lane_bytes=1000,
+    )
+    assert COMPILES.count - before == 1
+    assert chunked.chunks == 4  # 15 lanes at most 4 at once: 4 chunks of 4 (one padded)
+    np.testing.assert_array_equal(chunked.loss, whole.loss)
+    np.testing.assert_array_equal(chunked.hit_step, whole.hit_step)

@@ -118,7 +118,27 @@ def _header_blocks(results: Results) -> list[Block]:
                 f"commit {env.get('git_commit')}; table schema {env.get('schema_version')}."
             )
         )
-    return blocks
+    return blocks + _timing_blocks(metadata)
+
+
+def _timing_blocks(metadata: Mapping[str, Any]) -> list[Block]:
+    """Where the suite's time went (written by the run; absent in older tables)."""
+    timing = metadata.get("timing")
+    if not timing:
+        return []
+    text = (
+        f"Time: {timing['total_s']:.1f} s for {timing['cells_run']} cells; compiling "
+        f"{timing['compile_s']:.1f} s ({100 * timing['compile_share']:.0f}% of the total; "
+        f"{timing['xla_compiles']} XLA compiles, {timing['cache_hits']} executables loaded "
+        f"from the persistent compilation cache), running {timing['run_s']:.1f} s."
+    )
+    slowest = timing.get("slowest_cell")
+    if slowest:
+        text += (
+            f" The cell that dominates: {slowest['problem']} x {slowest['optimizer']} "
+            f"(compile {slowest['compile_s']:.2f} s, run {slowest['run_s']:.2f} s)."
+        )
+    return [Paragraph(text)]
 
 
 def _seed_text(seeds: list[int]) -> str:
@@ -423,7 +443,9 @@ def report_blocks(results: Results, table: pd.DataFrame, figures: Figures) -> li
 
 def write_report(out: Path) -> Path:
     """Draw every plot, write report.md and report.html in ``out`` from its parquet tables."""
-    out = Path(out)
+    # Absolute, so figure paths can be made relative to the report's folder whatever the
+    # caller's working directory (`make bench` passes "results/default").
+    out = Path(out).resolve()
     results = load_results(out)
     table = comparison(results.runs, results.metadata)
     figures = draw_all(results, table, out / "plots")

@@ -136,3 +136,17 @@ def test_report_without_the_optional_tables(tmp_path: Path, report: Path):
     names = sorted(p.name for p in (out / "plots").glob("*.png"))
     assert names == ["offset-20d_convergence.png", "offset-20d_learning_rate.png"]
     assert "No performance or data profile" in (out / "report.md").read_text()
+
+
+def test_report_from_a_relative_folder(tmp_path: Path, report: Path, monkeypatch):
+    # `make bench` passes "results/default": figure links must still be relative to the
+    # report's folder and the HTML must still find every PNG to embed.
+    suite = tmp_path / "results" / "suite"
+    shutil.copytree(report, suite, ignore=shutil.ignore_patterns("report.*"))
+    monkeypatch.chdir(tmp_path)
+    write_report(Path("results/suite"))
+    markdown = (suite / "report.md").read_text()
+    links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
+    assert links and all(link.startswith("plots/") for link in links)
+    page = (suite / "report.html").read_text()
+    assert page.count("data:image/png;base64,") == len(links)

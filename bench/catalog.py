@@ -49,6 +49,14 @@ def describe_registries() -> str:
             for c, on in (
                 ("needs a dense Hessian", entry.needs_hessian),
                 ("deterministic only", entry.deterministic_only),
+                (
+                    f"deterministic only while {entry.line_search_argument} is on (the default)",
+                    entry.line_search_argument is not None and entry.deterministic_only_for({}),
+                ),
+                (
+                    f"deterministic only with {entry.line_search_argument}: true",
+                    entry.line_search_argument is not None and not entry.deterministic_only_for({}),
+                ),
             )
             if on
         ]

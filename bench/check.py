@@ -75,8 +75,8 @@ def _fmt(value: float) -> str:
     return f"{value:.3g}"
 
 
-def _fmt_vector(values: np.ndarray, limit: int = 6) -> str:
-    shown = " ".join(_fmt(v) for v in values[:limit])
+def _fmt_vector(values: np.ndarray, limit: int = 6, digits: int = 3) -> str:
+    shown = " ".join(f"{v:.{digits}g}" for v in values[:limit])
     return shown + (f" ... ({values.size} values)" if values.size > limit else "")
 
 
@@ -184,10 +184,17 @@ class _Checker:
             _fmt(error) + ("" if error <= self.tol.gradient or not passed else " (rounding)")
             for error, passed, _ in results
         ]
+        ok = all(passed for _, passed, _ in results)
+        failed = (
+            ""
+            if ok
+            else f"; failed: gradient, relative error above {_fmt(self.tol.gradient)} and "
+            "above the rounding noise of the differences"
+        )
         self.line(
             f"gradient vs central differences ({self.method}), relative error: start "
-            f"{shown[0]}, random {' '.join(shown[1:])}",
-            ok=all(passed for _, passed, _ in results),
+            f"{shown[0]}, random {' '.join(shown[1:])}{failed}",
+            ok=ok,
         )
         start_value = results[0][2]
         if not np.isfinite(start_value):
@@ -200,21 +207,34 @@ class _Checker:
         if f_star is None or not values:
             return
         lowest = min(values)
-        if lowest < f_star - self.tol.value * (1.0 + abs(f_star)):
+        allowed = self.tol.value * (1.0 + abs(f_star))
+        if lowest < f_star - allowed:
             self.line(
-                f"f* = {f_star:.12g} is not a lower bound: a sampled point has loss {lowest:.12g}",
+                f"f* = {f_star:.12g} is not a lower bound: a sampled point has loss {lowest:.12g}"
+                f"; failed: lower bound, loss below f* by more than {_fmt(self.tol.value)} "
+                f"* (1 + |f*|) = {_fmt(allowed)}",
                 ok=False,
             )
 
     def check_minimizer(self, index: int, point: np.ndarray, value: float, grad: np.ndarray) -> str:
-        """Check one claimed minimizer; returns its classification."""
+        """Check one claimed minimizer; returns its classification.
+
+        A failing line names each criterion that failed with its threshold, so a wrong claim
+        reads as "which number, against what" without looking up the tolerances.
+        """
         problem, tol = self.problem, self.tol
         grad_norm = float(np.linalg.norm(grad))
-        parts, ok = [f"loss {value:.12g}"], bool(np.isfinite(value))
+        parts = [f"loss {value:.12g}"]
+        failures = [] if np.isfinite(value) else ["value: loss(x*) is not finite"]
         if problem.f_star is not None:
             gap = abs(value - problem.f_star)
+            allowed = tol.value * (1.0 + abs(problem.f_star))
             parts.append(f"|loss - f*| {_fmt(gap)}")
-            ok &= gap <= tol.value * (1.0 + abs(problem.f_star))
+            if not gap <= allowed:
+                failures.append(
+                    f"value |loss(x*) - f*| {_fmt(gap)} > {_fmt(tol.value)} * (1 + |f*|) "
+                    f"= {_fmt(allowed)}"
+                )
         scale, label = 1.0, "not classified"
         curvature = f"Hessian skipped (dim > {MAX_HESSIAN_DIM})"
         if problem.dim <= MAX_HESSIAN_DIM:
@@ -230,12 +250,27 @@ class _Checker:
             else:
                 label, curvature = "non-finite Hessian", "Hessian not finite"
             # A local minimum has a positive semidefinite Hessian (second-order condition).
-            ok &= label in ("minimum", "degenerate")
+            if label == "non-finite Hessian":
+                failures.append("curvature class: the Hessian at x* is not finite")
+            elif label not in ("minimum", "degenerate"):
+                failures.append(
+                    f"curvature class {label}, not a minimum: an eigenvalue below "
+                    f"-{_fmt(tol.curvature)} * max(1, max |eigenvalue|) = "
+                    f"{_fmt(-tol.curvature * scale)}"
+                )
         parts.append(f"|grad| {_fmt(grad_norm)}")
-        ok &= grad_norm <= tol.stationary * scale
+        allowed = tol.stationary * scale
+        if not grad_norm <= allowed:
+            failures.append(
+                f"stationarity |grad| {_fmt(grad_norm)} > {_fmt(tol.stationary)} * max(1, "
+                f"max |eigenvalue|) = {_fmt(allowed)}"
+            )
+        ok = not failures
         if index < MAX_LISTED_MINIMIZERS or not ok:
-            coords = _fmt_vector(np.asarray(point))
-            self.line(f"x*[{index}] = ({coords}): {', '.join(parts)}; {curvature}", ok=ok)
+            # Enough digits that a minimizer off by 1e-3 does not print as the true one.
+            coords = _fmt_vector(np.asarray(point), digits=10)
+            failed = f"; failed: {'; '.join(failures)}" if failures else ""
+            self.line(f"x*[{index}] = ({coords}): {', '.join(parts)}; {curvature}{failed}", ok=ok)
         return label
 
     def check_minimizers(self) -> None:

@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     perf.add_argument("config", nargs="?", default="configs/perf.yaml")
     perf.add_argument("--out", default="results", help="folder for perf.md and perf.parquet")
+    perf.add_argument(
+        "--bench",
+        default="results/default",
+        help="a suite's results folder whose recorded timing perf.md quotes (if present)",
+    )
     check = commands.add_parser(
         "check", help="verify problems: gradients vs finite differences, f*, x*, Hessians"
     )
@@ -130,7 +135,8 @@ def _perf(args: argparse.Namespace) -> int:
     from bench.perf import run_perf
 
     # No persistent cache here: every compile second reported is a real compile.
-    print(f"report: {run_perf(args.config, Path(args.out))}", file=sys.stderr)
+    report = run_perf(args.config, Path(args.out), bench_dir=Path(args.bench))
+    print(f"report: {report}", file=sys.stderr)
     return EXIT_OK
 
 

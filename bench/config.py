@@ -44,6 +44,10 @@ DTYPES = ("float64", "float32")
 DEFAULT_RECORD_POINTS = 200
 DEFAULT_MAX_HESSIAN_DIM = 500
 DEFAULT_CURVATURE_MAX_DIM = 10
+# Caps that catch a typo (1e15 steps, 10^8 seeds) before it asks for years of compute or
+# arrays larger than memory; a real study splits a bigger job into several suites.
+MAX_STEPS = 10_000_000
+MAX_SEEDS = 10_000
 
 
 class ConfigError(Exception):
@@ -175,7 +179,7 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
         name = "suite"
     description = raw.get("description", "")
 
-    steps = _top_int(raw, "steps", 1000, source, errors, minimum=1)
+    steps = _top_int(raw, "steps", 1000, source, errors, minimum=1, maximum=MAX_STEPS)
     seeds = _seeds(raw.get("seeds", 5), source, errors)
     target = raw.get("target")
     if target is not None:
@@ -235,13 +239,20 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
 
 
 def _top_int(
-    raw: Mapping[str, Any], key: str, default: int, source: str, errors: list[str], minimum: int
+    raw: Mapping[str, Any],
+    key: str,
+    default: int,
+    source: str,
+    errors: list[str],
+    minimum: int,
+    maximum: int | None = None,
 ) -> int:
     if key not in raw:
         return default
     value, problem = coerce(Param(key, "int", False, default), raw[key])
-    if problem or value < minimum:
-        errors.append(f"{source}: {key} must be an integer >= {minimum}, got {raw[key]!r}.")
+    if problem or value < minimum or (maximum is not None and value > maximum):
+        bounds = f">= {minimum}" + ("" if maximum is None else f" and at most {maximum:,}")
+        errors.append(f"{source}: {key} must be an integer {bounds}, got {raw[key]!r}.")
         return default
     return value
 
@@ -249,18 +260,24 @@ def _top_int(
 def _seeds(value: Any, source: str, errors: list[str]) -> tuple[int, ...]:
     if isinstance(value, list):
         seeds = [coerce(Param("seeds", "int", False, 0), v)[0] for v in value]
-        if not value or any(s is None or s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        if (
+            not value
+            or len(value) > MAX_SEEDS
+            or any(s is None or s < 0 for s in seeds)
+            or len(set(seeds)) != len(seeds)
+        ):
+            shown = repr(value) if len(value) <= 20 else f"a list of {len(value)} values"
             errors.append(
-                f"{source}: seeds must be a count (5 = seeds 0..4) or a list of "
-                f"distinct non-negative integers, got {value!r}."
+                f"{source}: seeds must be a count (5 = seeds 0..4) or a list of at most "
+                f"{MAX_SEEDS:,} distinct non-negative integers, got {shown}."
             )
             return (0,)
         return tuple(seeds)
     count, problem = coerce(Param("seeds", "int", False, 5), value)
-    if problem or count < 1:
+    if problem or count < 1 or count > MAX_SEEDS:
         errors.append(
-            f"{source}: seeds must be a count >= 1 (5 = seeds 0..4) or a list of "
-            f"seeds, got {value!r}."
+            f"{source}: seeds must be a count >= 1 and at most {MAX_SEEDS:,} (5 = seeds "
+            f"0..4) or a list of seeds, got {value!r}."
         )
         return (0,)
     return tuple(range(count))
@@ -283,6 +300,13 @@ def _check_kind(
     kind = entry.get("kind")
     if kind is None:
         errors.append(f"{where}: missing 'kind'. Run `python -m bench list` for the kinds.")
+        return None
+    # A list or mapping here is unhashable: it cannot be looked up in the registry.
+    if not isinstance(kind, str):
+        errors.append(
+            f"{where}: kind must be one name (a string such as {next(iter(registry))!r}), got "
+            f"{kind!r}. Run `python -m bench list` for the registered kinds."
+        )
         return None
     if kind not in registry:
         hint = did_you_mean(str(kind), list(registry))
@@ -363,6 +387,7 @@ def _build_problems(section: Any, source: str, errors: list[str]) -> list[Proble
         n_errors = len(errors)
         kwargs, _ = _coerce_arguments(entry, signature_params(factory), PROBLEM_KEYS, where, errors)
         init, init_noise = _start_options(entry, where, errors)
+        name = _entry_name(entry, kind, where, errors)
         if len(errors) > n_errors:
             continue
         try:
@@ -374,9 +399,23 @@ def _build_problems(section: Any, source: str, errors: list[str]) -> list[Proble
             continue
         if init_noise:
             problem = with_init_noise(problem, init_noise)
-        problems.append(renamed(problem, str(entry.get("name", kind))))
+        problems.append(renamed(problem, name))
     _check_unique([p.name for p in problems], "problem", source, errors)
     return problems
+
+
+def _entry_name(entry: Mapping[str, Any], kind: str, where: str, errors: list[str]) -> str:
+    """The entry's ``name`` (default its kind); it labels rows and files, so it is a string."""
+    if "name" not in entry:
+        return kind
+    name = entry["name"]
+    if not isinstance(name, str) or not name.strip():
+        errors.append(
+            f"{where}: name must be a non-empty string (the label of this entry's results, "
+            f"e.g. 'my-{kind}'), got {name!r}; leave it out to use the kind {kind!r}."
+        )
+        return kind
+    return name
 
 
 def _start_options(entry: Mapping[str, Any], where: str, errors: list[str]):
@@ -437,10 +476,11 @@ def _build_optimizers(section: Any, source: str, errors: list[str]) -> list[Opti
                 f"{where}: allow_stochastic must be true or false, got {allow_stochastic!r}."
             )
         default = _default_point(entry.get("default"), params, grid, where, errors)
+        name = _entry_name(entry, kind, where, errors)
         if len(errors) > n_errors:
             continue
         setting = OptimizerSetting(
-            name=str(entry.get("name", kind)),
+            name=name,
             entry=optimizer,
             static=static,
             grid=grid,
@@ -481,7 +521,21 @@ def _default_point(
             f"{where}: default must be a mapping such as {{learning_rate: 1e-3}}, got {spec!r}."
         )
         return None
+    n_errors = len(errors)
     errors += check_keys(spec, list(grid), f"{where} default")
+    # A value written here is checked like the grid's; a missing one falls back silently.
+    for name, value in spec.items():
+        if name not in grid:
+            continue
+        number, problem = coerce(Param(name, "float", False, None), value)
+        if problem:
+            errors.append(
+                f"{where} default: {problem} (the untuned value of {name}, a number such as 1e-3)."
+            )
+        elif name == "learning_rate" and number <= 0:
+            errors.append(f"{where} default: learning_rate must be > 0, got {value!r}.")
+    if len(errors) > n_errors:
+        return None
     point: dict[str, float] = {}
     for name in grid:
         value = spec.get(name, params[name].default)
@@ -500,7 +554,7 @@ def _schedule(spec: Any, where: str, errors: list[str]) -> tuple[str, dict[str, 
     if not isinstance(spec, dict):
         errors.append(
             f"{where}: schedule must be a mapping such as "
-            "{kind: cosine, decay_steps: 1000}, got {spec!r}."
+            f"{{kind: cosine, decay_steps: 1000}} (or just the kind's name), got {spec!r}."
         )
         return None
     schedule_where = f"{where} schedule"

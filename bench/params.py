@@ -179,20 +179,22 @@ def coerce(param: Param, value: Any) -> tuple[Any, str | None]:
             return None, f"{param.name} must be a list of numbers, got {value!r}"
         convert = _as_int if kind == "int_list" else _as_float
         items = [convert(v) for v in value]
-        if any(v is None for v in items):
-            what = "integers" if kind == "int_list" else "numbers"
+        # A NaN or infinite start, minimizer or bound poisons every number computed from it.
+        if any(v is None or not math.isfinite(v) for v in items):
+            what = "integers" if kind == "int_list" else "finite numbers"
             return None, f"{param.name} must be a list of {what}, got {value!r}"
         return (tuple(items) if kind == "int_list" else list(items)), None
     if kind == "matrix":
+        given = value
         if isinstance(value, list | tuple) and value and not isinstance(value[0], list | tuple):
             value = [value]  # a single point written as one list
         if not isinstance(value, list | tuple) or not all(
             isinstance(r, list | tuple) for r in value
         ):
-            return None, f"{param.name} must be a list of lists of numbers, got {value!r}"
+            return None, f"{param.name} must be a list of lists of numbers, got {given!r}"
         rows = [[_as_float(v) for v in row] for row in value]
-        if any(v is None for row in rows for v in row):
-            return None, f"{param.name} must contain only numbers, got {value!r}"
+        if any(v is None or not math.isfinite(v) for row in rows for v in row):
+            return None, f"{param.name} must contain only finite numbers, got {given!r}"
         return rows, None
     raise AssertionError(f"unknown parameter kind {kind}")
 

@@ -35,7 +35,7 @@ from bench.config import ConfigError, Suite, build_suite, read_yaml
 from bench.environment import environment
 from bench.params import check_keys, did_you_mean
 from bench.suite import compile_one, make_transform_factory
-from bench.tables import write_table
+from bench.tables import read_metadata, write_table
 
 BASELINES = ("python_loop", "floor", "scipy")
 SCIPY_METHODS = ("L-BFGS-B", "BFGS", "Newton-CG", "CG")
@@ -50,7 +50,13 @@ CELL_KEYS = (
     "baselines",
     "scipy",
     "python_loop_budget_s",
+    "goals",
 )
+# Declared goals a cell may carry (`goals:` in the perf config), each checked in perf.md:
+#   max_ratio_to_floor: runner run seconds / the hand-fused floor's, at most this;
+#   min_speedup_over_python_loop: Python loop run seconds / the runner's, at least this;
+#   min_speedup_over_scipy: scipy's wall time / the runner's to the same gap, at least this.
+GOALS = ("max_ratio_to_floor", "min_speedup_over_python_loop", "min_speedup_over_scipy")
 TOP_KEYS = ("name", "description", "repeats", "dtype", "cells")
 
 
@@ -63,6 +69,7 @@ class PerfCell:
     baselines: tuple[str, ...]
     scipy_method: str | None
     python_loop_budget_s: float
+    goals: Mapping[str, float] = dataclasses.field(default_factory=dict)
 
 
 def load_perf_config(path: str | Path) -> tuple[dict[str, Any], list[PerfCell]]:
@@ -103,6 +110,14 @@ def load_perf_config(path: str | Path) -> tuple[dict[str, Any], list[PerfCell]]:
             )
         if "scipy" in baselines and method is None:
             errors.append(f"{where}: the scipy baseline needs `scipy: <method>`.")
+        goals = cell.get("goals", {})
+        if not isinstance(goals, dict):
+            errors.append(f"{where}: goals must be a mapping of {', '.join(GOALS)} to numbers.")
+            goals = {}
+        errors += check_keys(goals, list(GOALS), f"{where}: goals")
+        for goal, value in goals.items():
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                errors.append(f"{where}: goals: {goal} must be a positive number, got {value!r}.")
         suite_raw = {
             "name": str(cell.get("name", f"cell{index}")),
             "steps": cell.get("steps", 1000),
@@ -134,6 +149,7 @@ def load_perf_config(path: str | Path) -> tuple[dict[str, Any], list[PerfCell]]:
                 tuple(baselines),
                 method,
                 float(cell.get("python_loop_budget_s", 20.0)),
+                {k: float(v) for k, v in goals.items() if k in GOALS},
             )
         )
     if errors:
@@ -210,13 +226,15 @@ def measure_python_loop(cell: PerfCell) -> dict[str, Any]:
     dtype = jax.dtypes.canonicalize_dtype(np.float64)
     compile_start = time.perf_counter()
     point, seed = lanes[0]
-    hyper = {k: np.asarray(v, dtype) for k, v in point.items()}
+    hyper = jax.device_put({k: np.asarray(v, dtype) for k, v in point.items()})
     x, state, key = start_jit(hyper, np.uint32(seed))
     jax.block_until_ready(step_jit(hyper, x, state, key))
     compile_s = time.perf_counter() - compile_start
     spent, measured, finals = 0.0, 0, []
     for point, seed in lanes:
-        hyper = {k: np.asarray(v, dtype) for k, v in point.items()}
+        # On the device once per run, as a training script holds its hyperparameters: a
+        # host array passed at every step would be copied at every step.
+        hyper = jax.device_put({k: np.asarray(v, dtype) for k, v in point.items()})
         begin = time.perf_counter()
         x, state, key = start_jit(hyper, np.uint32(seed))
         losses = []
@@ -287,7 +305,9 @@ def measure_scipy(cell: PerfCell, repeats: int) -> dict[str, Any]:
     f_star, target = float(problem.f_star), float(suite.target)
     value_and_grad = jax.jit(jax.value_and_grad(problem.objective))
     hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(problem.objective), (x,), (v,))[1])
-    x0 = np.asarray(problem.init(jax.random.key(suite.seeds[0])), dtype=np.float64)
+    # The start of the runner's first lane (bench.runner.make_run splits the seed's key).
+    init_key, _ = jax.random.split(jax.random.key(suite.seeds[0]))
+    x0 = np.asarray(problem.init(init_key), dtype=np.float64)
     begin = time.perf_counter()
     jax.block_until_ready((value_and_grad(jnp.asarray(x0)), hvp(jnp.asarray(x0), jnp.asarray(x0))))
     compile_s = time.perf_counter() - begin
@@ -387,8 +407,17 @@ def recompile_check(cell: PerfCell) -> dict[str, Any]:
     return {"xla_compiles": after - before, "changed": bool(np.any(first != second))}
 
 
-def run_perf(config: str | Path, out_dir: Path, log: TextIO | None = None) -> Path:
-    """Measure every cell; write perf.parquet and perf.md into ``out_dir``."""
+def run_perf(
+    config: str | Path,
+    out_dir: Path,
+    log: TextIO | None = None,
+    bench_dir: Path | None = None,
+) -> Path:
+    """Measure every cell; write perf.parquet and perf.md into ``out_dir``.
+
+    ``bench_dir``: a suite's results folder (``results/default``) whose recorded timing
+    (total, compile share, compiles, the dominating cell) perf.md quotes, when it exists.
+    """
     log = log or sys.stderr
     raw, cells = load_perf_config(config)
     repeats = int(raw.get("repeats", 5))
@@ -442,12 +471,54 @@ def run_perf(config: str | Path, out_dir: Path, log: TextIO | None = None) -> Pa
             )
     table = pd.DataFrame(rows)
     out_dir.mkdir(parents=True, exist_ok=True)
-    metadata = {"environment": environment(), "perf": {"config": raw, "notes": notes}}
+    goals = {cell.name: dict(cell.goals) for cell in cells if cell.goals}
+    metadata = {
+        "environment": environment(),
+        "perf": {"config": raw, "notes": notes, "goals": goals},
+        "bench": bench_timing(bench_dir),
+    }
     stem = "perf" if jax.default_backend() == "cpu" else f"perf-{jax.default_backend()}"
     write_table(table, out_dir / f"{stem}.parquet", metadata)
     report = out_dir / f"{stem}.md"
     report.write_text(perf_markdown(table, metadata))
     return report
+
+
+def bench_timing(bench_dir: Path | None) -> dict[str, Any] | None:
+    """The timing a suite run recorded in its runs.parquet metadata (None when absent)."""
+    if bench_dir is None or not (bench_dir / "runs.parquet").exists():
+        return None
+    metadata = read_metadata(bench_dir / "runs.parquet")
+    timing = metadata.get("timing")
+    if not timing:
+        return None
+    return {"dir": str(bench_dir), "commit": metadata["environment"]["git_commit"], **timing}
+
+
+def goal_verdicts(table: pd.DataFrame, goals: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
+    """One row per declared goal: what was asked, what was measured, and whether it holds."""
+    rows = []
+    for cell, cell_goals in goals.items():
+        group = table[table["cell"] == cell].set_index("method")
+        run_s = group["run_s"]
+        scipy = [m for m in group.index if m.startswith("scipy")]
+        for goal, bound in cell_goals.items():
+            if goal == "max_ratio_to_floor" and "floor" in run_s:
+                measured = run_s["runner"] / run_s["floor"]
+                holds = measured <= bound
+                text = f"runner / floor run seconds <= {bound:g}"
+            elif goal == "min_speedup_over_python_loop" and "python_loop" in run_s:
+                measured = run_s["python_loop"] / run_s["runner"]
+                holds = measured >= bound
+                text = f"Python loop / runner run seconds >= {bound:g}"
+            elif goal == "min_speedup_over_scipy" and scipy and "runner (to target)" in run_s:
+                measured = run_s[scipy[0]] / run_s["runner (to target)"]
+                holds = measured >= bound
+                text = f"{scipy[0]} / runner wall seconds to the same gap >= {bound:g}"
+            else:
+                measured, holds, text = np.nan, False, f"{goal} {bound:g} (baseline not run)"
+            rows.append({"cell": cell, "goal": text, "measured": measured, "holds": bool(holds)})
+    return pd.DataFrame(rows, columns=["cell", "goal", "measured", "holds"])
 
 
 def perf_markdown(table: pd.DataFrame, metadata: Mapping[str, Any]) -> str:
@@ -462,9 +533,41 @@ def perf_markdown(table: pd.DataFrame, metadata: Mapping[str, Any]) -> str:
         "`x runner` is run seconds over the runner's in the same process (for scipy: over the "
         "runner run for exactly the steps it needs to reach the same gap). The Python loop "
         "runs one lane at a time; where it was stopped by its time budget, its total is "
-        "scaled from the lanes measured (column `lanes measured`).",
+        "scaled from the lanes measured (column `lanes measured`). All methods run the same "
+        "update (the suite's transform, an Optax `GradientTransformation`) from the same "
+        "start.",
         "",
     ]
+    verdicts = goal_verdicts(table, metadata["perf"].get("goals", {}))
+    if not verdicts.empty:
+        lines += [
+            "## Goals",
+            "",
+            "| cell | goal | measured | holds |",
+            "|---|---|---|---|",
+        ]
+        for row in verdicts.itertuples():
+            lines.append(
+                f"| {row.cell} | {row.goal} | {row.measured:.3g} | "
+                f"{'yes' if row.holds else '**no**'} |"
+            )
+        lines.append("")
+    bench = metadata.get("bench")
+    if bench:
+        slowest = bench.get("slowest_cell") or {}
+        lines += [
+            "## make bench",
+            "",
+            f"The suite in `{bench['dir']}` (commit {bench['commit']}): {bench['total_s']:.1f} s "
+            f"for {bench['cells_run']} cells run; compile step {bench['compile_s']:.1f} s "
+            f"({100 * bench['compile_share']:.0f}%: {bench['xla_compiles']} XLA compiles, "
+            f"{bench['cache_hits']} executables loaded from the persistent cache), running "
+            f"{bench['run_s']:.1f} s. The cell that dominates: "
+            f"{slowest.get('problem')} x {slowest.get('optimizer')} (compile "
+            f"{slowest.get('compile_s', float('nan')):.2f} s, run "
+            f"{slowest.get('run_s', float('nan')):.2f} s).",
+            "",
+        ]
     for cell, group in table.groupby("cell", sort=False):
         lines += [
             f"## {cell}",

@@ -25,7 +25,6 @@ import pandas as pd
 from matplotlib import colors as mcolors
 from matplotlib import ticker
 from matplotlib.lines import Line2D
-from matplotlib.transforms import blended_transform_factory
 from PIL import Image
 
 from bench.profiles import alpha_grid, data_profile, performance_profile, tau_grid
@@ -68,22 +67,39 @@ def slug(name: str) -> str:
 # Styles and shared helpers
 
 
+# Distinct colors, none grey (contours are grey): tab10 without its grey first, then
+# darker and more saturated hues that stay visible on white and on the contour shades.
+PALETTE = (
+    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
+    "#17becf", "#393b79", "#e6ab02", "#006d2c", "#7b4173", "#00a087", "#fb6a4a", "#a6761d",
+    "#f0027f", "#637939", "#6b6ecf", "#01665e", "#b15928", "#08519c", "#c51b7d", "#66a61e",
+)  # fmt: skip
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
+# Dashes of a library entry (optax.adam), drawn over its hand-written twin's solid line.
+LIBRARY_DASHES = (0, (5, 2.5))
+
+
+def is_library_entry(name: str) -> bool:
+    """An entry wrapping a library's optimizer (``optax.adam``): named library.name."""
+    return "." in name
+
+
 def optimizer_styles(names: Sequence[str]) -> dict[str, dict[str, Any]]:
     """A distinct (color, line style, marker) per optimizer, stable across figures.
 
-    Up to 10: tab10 colors, solid. Beyond: the 10 colors again with another line style
-    and marker, so 20-30 lines stay tellable apart.
+    Colors follow the order of the suite (24 distinct ones, no grey; beyond 24 they repeat
+    with other markers). Hand-written entries are solid; library entries (``optax.*``)
+    dashed and drawn on top, so an entry and its Optax twin both show where they coincide.
     """
-    palette = plt.get_cmap("tab10").colors
-    linestyles = ["-", "--", ":", "-."]
-    markers = ["o", "s", "^", "D"]
     styles = {}
     for index, name in enumerate(names):
-        cycle = index // len(palette)
+        library = is_library_entry(name)
+        cycle = index // len(PALETTE)
         styles[name] = {
-            "color": palette[index % len(palette)],
-            "linestyle": linestyles[cycle % len(linestyles)],
-            "marker": markers[cycle % len(markers)],
+            "color": PALETTE[index % len(PALETTE)],
+            "linestyle": LIBRARY_DASHES if library else "-",
+            "marker": MARKERS[(index + cycle) % len(MARKERS)],
+            "zorder": 2.5 if library else 2.0,
         }
     return styles
 
@@ -190,12 +206,36 @@ OVER = (0, (3, 3))
 def _same_as(curve: np.ndarray, drawn: Sequence[tuple[str, np.ndarray]]) -> str | None:
     """The name of an already drawn curve this one coincides with (to 0.1%), if any: an
     optimizer and its Optax twin draw one line, and the reader should know both are there."""
+    if not np.isfinite(curve).any():
+        return None  # nothing drawn (every value diverged): nothing to coincide with
     for name, other in drawn:
         if other.shape == curve.shape and np.allclose(
             curve, other, rtol=1e-3, atol=0.0, equal_nan=True
         ):
             return name
     return None
+
+
+def _line(
+    name: str, twin: str | None, styles: Mapping[str, dict], width: float = 1.6
+) -> dict[str, Any]:
+    """Color, dashes and drawing order of ``name``'s line; ``twin``: the drawn curve it
+    coincides with. Over a twin of the same line style it is dashed and on top (both
+    colors show in turn); a library entry over a hand-written one keeps its own dashes."""
+    style = styles[name]
+    linestyle, zorder = style["linestyle"], style["zorder"]
+    if twin is not None and styles[twin]["linestyle"] == linestyle:
+        linestyle, zorder = OVER, max(zorder, styles[twin]["zorder"]) + 0.1
+    return {"color": style["color"], "linestyle": linestyle, "linewidth": width, "zorder": zorder}
+
+
+def _symlog_x(ax: plt.Axes) -> None:
+    """Linear from 0 to 1, log beyond: step 0 and evaluation 0 (the start) stay on the axis."""
+    ax.set_xscale("symlog", linthresh=1.0, linscale=0.4)
+    ax.xaxis.set_minor_locator(
+        ticker.SymmetricalLogLocator(linthresh=1.0, base=10, subs=range(2, 10))
+    )
+    ax.set_xlim(left=0.0)
 
 
 def _clip_blowups(ax: plt.Axes, values: np.ndarray, starts: np.ndarray) -> None:
@@ -212,6 +252,15 @@ def _clip_blowups(ax: plt.Axes, values: np.ndarray, starts: np.ndarray) -> None:
         ax.set_ylim(ax.get_ylim()[0], top)
 
 
+def _target_near(target: float | None, values: np.ndarray) -> bool:
+    """Whether to draw the target line: not when it lies more than 3 decades below every
+    value (it would squash the differences that matter; the title says so instead)."""
+    if not target:
+        return False
+    finite = values[np.isfinite(values) & (values > 0)]
+    return bool(not finite.size or target >= float(finite.min()) / 1e3)
+
+
 def _metric_name(column: str) -> str:
     return "gap f(x) - f*" if column == "gap" else "loss"
 
@@ -220,37 +269,70 @@ def _metric_name(column: str) -> str:
 # Convergence
 
 
-def _evals_band(
-    lane: pd.DataFrame, column: str, grid: np.ndarray, log_values: bool
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Each seed's curve interpolated onto the common evaluation grid, then quantiles.
-
-    Past a seed's last recorded evaluation: +inf if that seed diverged (its count froze
-    there), no data otherwise. The line is drawn where at least half of the seeds have data.
-    """
-    columns = []
+def _seed_curves(lane: pd.DataFrame, column: str, x: str) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(x, values) of each seed in step order, values as plotted (`_clean`); from a seed's
+    first non-finite record on, +inf (a diverged run stays diverged)."""
+    curves = []
     for _, seed in lane.groupby("seed", sort=True):
         seed = seed.sort_values("step")
-        evals = seed["evals"].to_numpy(dtype=np.float64)
         values = _clean(seed[column], column)
-        finite = np.isfinite(values)
-        diverged = not finite.all()
-        if diverged:
-            cut = int(np.argmin(finite))  # the first non-finite record
-            evals, values = evals[:cut], values[:cut]
+        bad = ~np.isfinite(values)
+        if bad.any():
+            values[int(np.argmax(bad)) :] = np.inf
+        curves.append((seed[x].to_numpy(dtype=np.float64), values))
+    return curves
+
+
+def _stepwise(lane: pd.DataFrame, column: str, grid: np.ndarray, x: str) -> np.ndarray:
+    grid = np.asarray(grid, dtype=np.float64)
+    columns = []
+    for xs, values in _seed_curves(lane, column, x):
+        index = np.searchsorted(xs, grid, side="right") - 1
         column_values = np.full(grid.shape, np.nan)
-        if evals.size:
-            ys = np.log10(values) if log_values else values
-            inside = (grid >= evals[0]) & (grid <= evals[-1])
-            interpolated = np.interp(grid[inside], evals, ys)
-            column_values[inside] = 10**interpolated if log_values else interpolated
-            if diverged:
-                column_values[grid > evals[-1]] = np.inf
-        elif diverged:
-            column_values[:] = np.inf
+        inside = index >= 0
+        column_values[inside] = values[index[inside]]
         columns.append(column_values)
-    matrix = np.stack(columns, axis=1)
+    if not columns:
+        return np.empty((grid.size, 0))
+    return np.stack(columns, axis=1)
+
+
+def evals_grid(lane: pd.DataFrame, points: int = 2000) -> np.ndarray:
+    """The evaluation counts where any seed of the lane recorded (where a step-wise median
+    can change), at most ``points`` of them (then a subset, ends kept)."""
+    grid = np.unique(lane["evals"].to_numpy(dtype=np.float64))
+    grid = grid[np.isfinite(grid)]
+    if grid.size > points:
+        grid = grid[np.unique(np.linspace(0, grid.size - 1, points).round().astype(int))]
+    return grid
+
+
+def evals_matrix(lane: pd.DataFrame, column: str, grid: np.ndarray) -> np.ndarray:
+    """One column per seed: at evaluation count e, the seed's last recorded value with
+    evals <= e (step-wise, so only values a seed recorded appear). Before its first record,
+    NaN; past its last, its final value (a finished run stays where it ended; a diverged
+    one at +inf), so quantiles are over all seeds everywhere on the grid."""
+    return _stepwise(lane, column, grid, "evals")
+
+
+def _evals_band(
+    lane: pd.DataFrame, column: str, grid: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Median and 25-75% over seeds of `evals_matrix` (drawn where at least half of the
+    seeds have started; +inf (diverged) quantiles are left out of the line)."""
+    matrix = evals_matrix(lane, column, grid)
     return _band(matrix, math.ceil(matrix.shape[1] / 2))
+
+
+def steps_matrix(lane: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarray]:
+    """(recorded steps, one column per seed), as `evals_matrix` but against steps: a seed
+    that stopped early stays at its final value."""
+    steps = np.unique(lane["step"].to_numpy(dtype=np.float64))
+    return steps, _stepwise(lane, column, steps, "step")
+
+
+# Bands for at most this many optimizers (the best ranked): more pile up into one block.
+BANDS = 5
 
 
 def convergence_plot(
@@ -258,9 +340,11 @@ def convergence_plot(
 ) -> Figure:
     """Two panels sharing the y axis: the objective against steps, and against evaluations.
 
-    One line per optimizer at its tuned setting: the median over seeds, with the 25-75%
-    band. Against evaluations, each seed's curve is first interpolated onto a common grid
-    (seeds of a line search spend different numbers of evaluations per step).
+    One line per optimizer at its tuned setting: the median over seeds; the `BANDS` best
+    ranked also get their 25-75% band. Against evaluations, each seed's curve is step-wise
+    (its last recorded value) on the evaluation counts where any seed recorded, a finished
+    seed held at its final value (seeds of a line search spend different numbers of
+    evaluations per step).
     """
     metadata = results.metadata
     info = metadata["problems"][problem]
@@ -268,69 +352,81 @@ def convergence_plot(
     curves = results.curves[results.curves["problem"] == problem]
     log_x = _is_log_spaced(curves["step"].to_numpy())
     fig, (ax_steps, ax_evals) = plt.subplots(
-        1, 2, figsize=(13, 5.2), layout="constrained", sharey=True
+        1, 2, figsize=(13.5, 5.4), layout="constrained", sharey=True
     )
     plotted = []
     starts = []
     drawn: list[tuple[str, np.ndarray]] = []
     n_seeds = 0
+    banded = 0
     for row in best.itertuples():
         lane = curves[(curves["optimizer"] == row.optimizer) & (curves["setting"] == row.setting)]
         if lane.empty:
             continue
-        style = styles[row.optimizer]
-        wide = lane.pivot(index="step", columns="seed", values=column)
-        n_seeds = max(n_seeds, wide.shape[1])
-        steps = wide.index.to_numpy()
-        matrix = _clean(wide.to_numpy(), column)
+        color = styles[row.optimizer]["color"]
+        steps, matrix = steps_matrix(lane, column)
+        n_seeds = max(n_seeds, matrix.shape[1])
         median, low, high = _band(matrix, 1)
         starts.append(median[0])
         label = f"{row.optimizer} ({row.setting})"
         twin = _same_as(median, drawn)
         drawn.append((row.optimizer, median))
         if twin is not None:
-            label += f" = {twin} (dashed)"
-        line = {
-            "color": style["color"],
-            "linestyle": OVER if twin is not None else style["linestyle"],
-            "linewidth": 1.6,
-        }
+            label += f" = {twin}"
+        line = _line(row.optimizer, twin, styles)
         if row.diverged:
             label += f"  [{row.diverged}/{row.runs} diverged]"
+        band = banded < BANDS and twin is None  # a twin's band is the same band
+        banded += band
         ax_steps.plot(steps, median, label=label, **line)
-        ax_steps.fill_between(steps, low, high, color=style["color"], alpha=0.15, linewidth=0)
+        if band:
+            ax_steps.fill_between(steps, low, high, color=color, alpha=0.15, linewidth=0)
         plotted.append(matrix)
 
-        top = float(lane["evals"].max())
-        grid = (
-            np.geomspace(1.0, max(top, 2.0), EVAL_GRID) if log_x else np.linspace(0, top, EVAL_GRID)
-        )
-        log_values = column == "gap" or bool((lane[column] > 0).all())
-        median, low, high = _evals_band(lane, column, grid, log_values)
-        ax_evals.plot(grid, median, **line)
-        ax_evals.fill_between(grid, low, high, color=style["color"], alpha=0.15, linewidth=0)
+        grid = evals_grid(lane)
+        median, low, high = _evals_band(lane, column, grid)
+        ax_evals.plot(grid, median, drawstyle="steps-post", **line)
+        if band:
+            ax_evals.fill_between(
+                grid, low, high, step="post", color=color, alpha=0.15, linewidth=0
+            )
 
     values = np.concatenate([m.ravel() for m in plotted]) if plotted else np.array([1.0])
     _set_value_scale(ax_steps, values, column)
     target = metadata["suite"].get("target")
+    show_target = column == "gap" and _target_near(target, values)
     for ax in (ax_steps, ax_evals):
-        if column == "gap" and target:
+        if show_target:
             ax.axhline(target, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2)
         if log_x:
-            ax.set_xscale("log")
+            _symlog_x(ax)
+        else:
+            ax.set_xlim(left=0.0)
         ax.grid(True, which="major", alpha=0.3)
     _clip_blowups(ax_steps, values, np.asarray(starts))
-    if column == "gap" and target:
+    if column == "gap" and ax_steps.get_ylim()[0] < GAP_FLOOR / 2:
+        # Zero gaps are drawn at the floor: nothing below it to show.
+        ax_steps.set_ylim(bottom=GAP_FLOOR / 2)
+    if show_target:
         ax_steps.plot([], [], color="0.35", linestyle=(0, (1, 2)), label=f"target gap {target:g}")
-    ax_steps.set_xlabel("step (optimizer updates)")
-    ax_evals.set_xlabel("function + gradient evaluations (line-search trials included)")
+    scale = " (0 to 1 linear, log beyond)" if log_x else ""
+    ax_steps.set_xlabel(f"step (optimizer updates){scale}")
+    ax_evals.set_xlabel(f"function + gradient evaluations (count){scale}")
     ax_steps.set_ylabel(_y_label(column))
-    ax_steps.set_title("against steps")
-    ax_evals.set_title("against evaluations")
+    ax_steps.set_title(
+        "against steps"
+        + (
+            f" (target gap {target:g}: far below)"
+            if column == "gap" and target and not show_target
+            else ""
+        )
+    )
+    ax_evals.set_title("against evaluations (line-search trials included)")
     ax_evals.tick_params(labelleft=True)
+    bands = f"; bands: 25-75% over seeds for the {banded} best" if banded else ""
     fig.suptitle(
-        f"{problem} (dim {info['dim']}): {_metric_name(column)}, median of {n_seeds} seeds "
-        "with 25-75% band, tuned setting per optimizer"
+        f"{problem} (dim {info['dim']}): {_metric_name(column)}, median of {n_seeds} seeds, "
+        f"tuned setting per optimizer{bands}"
     )
     handles, labels = ax_steps.get_legend_handles_labels()
     _legend(ax_evals, handles, labels)
@@ -340,8 +436,10 @@ def convergence_plot(
         f"{problem}: convergence",
         f"{_metric_name(column).capitalize()} against steps (left) and against function and "
         "gradient evaluations (right; Hessian evaluations are not counted): median over "
-        "seeds, 25-75% band, each optimizer at its "
-        f"tuned setting. A line that stops has diverged for more than half of the seeds"
+        f"seeds at each optimizer's tuned setting, with the 25-75% band for the {BANDS} best "
+        "ranked (one band for curves that coincide). A run that ended stays at its final "
+        "value; a line that stops has diverged for more than half of the seeds. Dashed: a "
+        "library entry (optax.*) or a curve equal to one drawn before (legend: = name)"
         + (
             f"; gaps at or below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
             if column == "gap"
@@ -452,17 +550,8 @@ def trajectory_plot(
         twin = _same_as(np.stack([x, y]), drawn)
         drawn.append((row.optimizer, np.stack([x, y])))
         if twin is not None:
-            label += f" = {twin} (dashed)"
-        ax.plot(
-            x,
-            y,
-            color=style["color"],
-            linestyle=OVER if twin is not None else style["linestyle"],
-            linewidth=1.6,
-            marker=".",
-            markersize=3,
-            label=label,
-        )
+            label += f" = {twin}"
+        ax.plot(x, y, marker=".", markersize=3, label=label, **_line(row.optimizer, twin, styles))
         finite = np.isfinite(x) & np.isfinite(y)
         if finite.any():
             last = np.flatnonzero(finite)[-1]
@@ -569,13 +658,32 @@ def trajectory_grid_plot(
 # Learning-rate sensitivity
 
 
+def _per_learning_rate(cell: pd.DataFrame) -> pd.DataFrame:
+    """Each learning rate's best setting of one entry (protocol order), by learning rate."""
+    cell = cell.sort_values(PROTOCOL_ORDER, kind="stable")
+    return cell.groupby(LEARNING_RATE, sort=True).head(1).sort_values(LEARNING_RATE)
+
+
+def diverged_learning_rates(summary: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per entry (suite order), the learning rates whose median run diverged (none: left
+    out): the rows of the "diverged" strip of the sensitivity plot."""
+    rows = {}
+    for optimizer, cell in summary.groupby("optimizer", sort=False):
+        per_lr = _per_learning_rate(cell)
+        bad = ~np.isfinite(per_lr["final_median"].to_numpy(dtype=np.float64))
+        if bad.any():
+            rows[str(optimizer)] = per_lr[LEARNING_RATE].to_numpy(dtype=np.float64)[bad]
+    return rows
+
+
 def sensitivity_plot(
     problem: str, results: Results, styles: Mapping[str, dict], path: Path
 ) -> Figure | None:
     """Median final gap (IQR bars) against learning rate, per optimizer that sweeps it.
 
     Where an entry sweeps other hyperparameters too, each learning rate shows its best
-    point over them (the protocol's key). A median that diverged is an x at the top.
+    point over them (the protocol's key). A median that diverged is an x in a strip above
+    the axes, one row per entry in its color.
     """
     info = results.metadata["problems"][problem]
     column = objective_column(info)
@@ -588,19 +696,28 @@ def sensitivity_plot(
         return None
     best = best_settings(runs, results.metadata["problems"])
     tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
-    fig, ax = plt.subplots(figsize=(9.5, 5.2), layout="constrained")
+    diverged = diverged_learning_rates(summary)
+    if diverged:
+        fig, (ax_div, ax) = plt.subplots(
+            2,
+            1,
+            figsize=(9.5, 5.4 + 0.2 * len(diverged)),
+            layout="constrained",
+            sharex=True,
+            height_ratios=[0.5 + 0.32 * len(diverged), 5.0],
+        )
+    else:
+        fig, ax = plt.subplots(figsize=(9.5, 5.4), layout="constrained")
+        ax_div = None
     finite_all = summary.loc[np.isfinite(summary["final_q75"]), "final_q75"].to_numpy()
     finite_all = np.concatenate(
         [finite_all, summary.loc[np.isfinite(summary["final_median"]), "final_median"]]
     )
     floor = GAP_FLOOR if column == "gap" else -np.inf
     top = float(np.max(finite_all)) * 5 if finite_all.size else 1.0
-    any_diverged = False
-    top_edge = blended_transform_factory(ax.transData, ax.transAxes)
     drawn: list[tuple[str, np.ndarray]] = []
     for optimizer, cell in summary.groupby("optimizer", sort=False):
-        cell = cell.sort_values(PROTOCOL_ORDER, kind="stable")
-        per_lr = cell.groupby(LEARNING_RATE, sort=True).head(1).sort_values(LEARNING_RATE)
+        per_lr = _per_learning_rate(cell)
         style = styles[optimizer]
         lr = per_lr[LEARNING_RATE].to_numpy()
         median = np.maximum(per_lr["final_median"].to_numpy(), floor)
@@ -614,27 +731,12 @@ def sensitivity_plot(
             lr[ok],
             shown[ok],
             yerr=[shown[ok] - q25[ok], q75[ok] - shown[ok]],
-            color=style["color"],
-            linestyle=OVER if twin is not None else style["linestyle"],
             marker=style["marker"],
             markersize=5,
             capsize=3,
-            linewidth=1.4,
-            label=optimizer + (f" = {twin} (dashed)" if twin is not None else ""),
+            label=optimizer + (f" = {twin}" if twin is not None else ""),
+            **_line(optimizer, twin, styles, width=1.4),
         )
-        if (~ok).any():
-            any_diverged = True
-            ax.plot(
-                lr[~ok],
-                np.full((~ok).sum(), 0.97),
-                transform=top_edge,
-                marker="x",
-                color=style["color"],
-                markersize=8,
-                markeredgewidth=2,
-                linestyle="none",
-                clip_on=False,
-            )
         chosen = cell[cell["setting"] == tuned.get(optimizer)]
         if not chosen.empty and np.isfinite(chosen["final_median"].iloc[0]):
             ax.plot(
@@ -647,25 +749,42 @@ def sensitivity_plot(
                 markeredgewidth=1.5,
                 linestyle="none",
             )
+    if ax_div is not None:
+        for row, (optimizer, rates) in enumerate(diverged.items()):
+            ax_div.plot(
+                rates,
+                np.full(rates.shape, row),
+                marker="x",
+                color=styles[optimizer]["color"],
+                markersize=8,
+                markeredgewidth=2,
+                linestyle="none",
+            )
+        ax_div.set_yticks(range(len(diverged)), list(diverged), fontsize="small")
+        for label, optimizer in zip(ax_div.get_yticklabels(), diverged, strict=True):
+            label.set_color(styles[optimizer]["color"])
+        ax_div.set_ylim(len(diverged) - 0.4, -0.6)
+        ax_div.grid(True, axis="x", which="major", alpha=0.3)
+        ax_div.set_title("learning rates whose median run diverged (x, one row per entry)")
+        ax_div.tick_params(labelbottom=False)
     ax.set_xscale("log")
     _set_value_scale(ax, finite_all, column)
+    target = results.metadata["suite"].get("target")
+    near = column == "gap" and _target_near(target, finite_all)
     if ax.get_yscale() == "log" and finite_all.size:
-        # Margins in log space: rings and error bars stay inside, and diverged marks get
-        # a row of their own above the data.
+        # Margins in log space: rings, error bars and a near target line stay inside.
         lows = summary[["final_q25", "final_median"]].to_numpy(dtype=np.float64).ravel()
         lows = np.maximum(lows[np.isfinite(lows)], floor if column == "gap" else 1e-300)
         bottom = float(lows.min()) / 2 if lows.size else float(finite_all.min()) / 2
-        ax.set_ylim(bottom, top * 6 if any_diverged else top / 2)
-    target = results.metadata["suite"].get("target")
-    if column == "gap" and target:
-        # Far below every point, the target line would squash the differences that matter.
-        near = not finite_all.size or target >= float(np.min(finite_all)) / 1e3
         if near:
-            ax.axhline(target, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2)
-        label = f"target gap {target:g}" + ("" if near else " (far below the axis)")
-        ax.plot([], [], color="0.35", linestyle=(0, (1, 2)), label=label)
-    if any_diverged:
-        ax.plot([], [], marker="x", color="0.3", linestyle="none", label="median run diverged")
+            bottom = min(bottom, target / 2)
+        ax.set_ylim(bottom, top / 2)
+    title = f"{problem}: sensitivity to the learning rate"
+    if near:
+        ax.axhline(target, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2)
+        ax.plot([], [], color="0.35", linestyle=(0, (1, 2)), label=f"target gap {target:g}")
+    elif column == "gap" and target:
+        title += f" (target gap {target:g}: far below the axis)"
     ax.plot(
         [],
         [],
@@ -676,9 +795,11 @@ def sensitivity_plot(
         linestyle="none",
         label="tuned setting",
     )
+    if diverged:
+        ax.plot([], [], marker="x", color="0.3", linestyle="none", label="diverged (strip above)")
     ax.set_xlabel("learning rate (log scale)")
     ax.set_ylabel(f"final {_metric_name(column)}, median and IQR over seeds")
-    ax.set_title(f"{problem}: sensitivity to the learning rate")
+    fig.suptitle(title)
     ax.grid(True, which="major", alpha=0.3)
     handles, labels = ax.get_legend_handles_labels()
     names = set(summary["optimizer"])
@@ -689,8 +810,9 @@ def sensitivity_plot(
         path,
         f"{problem}: learning-rate sensitivity",
         f"Final {_metric_name(column)} (median over seeds, bars from the 25th to the 75th "
-        "percentile) against the learning rate, for every entry that sweeps it; an x at the "
-        "top marks a learning rate whose median run diverged, a ring the tuned setting.",
+        "percentile) against the learning rate, for every entry that sweeps it; a ring marks "
+        "the tuned setting, and an x in the strip above (one row per entry) a learning rate "
+        "whose median run diverged.",
     )
 
 
@@ -735,45 +857,63 @@ def curvature_plot(
     curves = results.curves[results.curves["problem"] == problem]
     log_x = _is_log_spaced(curvature["step"].to_numpy())
     fig, (ax_f, ax_cond, ax_eig) = plt.subplots(
-        3, 1, figsize=(10, 9), layout="constrained", sharex=True
+        3, 1, figsize=(11.5, 9), layout="constrained", sharex=True
     )
-    eig_values = []
-    plotted_values = []
-    drawn: list[tuple[str, np.ndarray]] = []
+    lanes = []
     for row in best.itertuples():
         rows = curvature[curvature["optimizer"] == row.optimizer]
         if rows.empty:
             continue
         seed = rows["seed"].min()
         rows = rows[rows["seed"] == seed].sort_values("step")
-        style = styles[row.optimizer]
-        eig = rows["eig_min"].to_numpy(dtype=np.float64)
-        twin = _same_as(eig, drawn)
-        drawn.append((row.optimizer, eig))
-        line = {
-            "color": style["color"],
-            "linestyle": OVER if twin is not None else style["linestyle"],
-            "linewidth": 1.5,
-        }
         lane = curves[
             (curves["optimizer"] == row.optimizer)
             & (curves["setting"] == rows["setting"].iloc[0])
             & (curves["seed"] == seed)
         ].sort_values("step")
-        values = _clean(lane[column], column)
+        lanes.append((row.optimizer, rows, lane, _clean(lane[column], column)))
+    starts = np.array([v[0] for *_, v in lanes if v.size], dtype=np.float64)
+    # A run blowing up leaves the plot at 100x the highest start (`_clip_blowups`); its
+    # curvature there (eigenvalues of 1e250) is dropped too, or it squashes every other line.
+    positive = starts[np.isfinite(starts) & (starts > 0)]
+    top = 10 ** math.ceil(math.log10(positive.max()) + 2) if positive.size else np.inf
+    eig_values = []
+    plotted_values = []
+    drawn: list[tuple[str, np.ndarray]] = []
+    for optimizer, rows, lane, values in lanes:
+        steps = lane["step"].to_numpy(dtype=np.float64)
+        # Off the plot at a step: its curvature is not drawn either. Off for good: blew up.
+        away = ~np.isfinite(values) | (np.abs(values) > top)
+        at = np.searchsorted(steps, rows["step"].to_numpy(dtype=np.float64), side="right") - 1
+        kept = (at >= 0) & ~away[np.clip(at, 0, None)] if steps.size else np.ones(len(rows), bool)
+        back = np.flatnonzero(~away)
+        escape = np.inf
+        if away.size and away[-1]:
+            escape = float(steps[back[-1] + 1]) if back.size else float(steps[0])
+        eig = np.where(kept, rows["eig_min"].to_numpy(dtype=np.float64), np.nan)
+        condition = np.where(kept, rows["condition"].to_numpy(dtype=np.float64), np.nan)
+        eig = np.where(np.isfinite(eig), eig, np.nan)
+        condition = np.where(np.isfinite(condition), condition, np.nan)
+        # Equal only where all three panels are: the objective and the spectrum.
+        signature = np.concatenate([np.where(np.isfinite(values), values, np.nan), eig, condition])
+        twin = _same_as(signature, drawn)
+        drawn.append((optimizer, signature))
+        line = _line(optimizer, twin, styles, width=1.5)
         plotted_values.append(values)
-        ax_f.plot(lane["step"], np.where(np.isfinite(values), values, np.nan), **line)
-        condition = rows["condition"].to_numpy(dtype=np.float64)
-        ax_cond.plot(rows["step"], np.where(np.isfinite(condition), condition, np.nan), **line)
+        ax_f.plot(steps, np.where(np.isfinite(values), values, np.nan), **line)
+        ax_cond.plot(rows["step"], condition, **line)
         eig_values.append(eig)
-        label = f"{row.optimizer} ({rows['setting'].iloc[0]})"
+        label = f"{optimizer} ({rows['setting'].iloc[0]})"
         if twin is not None:
-            label += f" = {twin} (dashed)"
+            label += f" = {twin}"
+        if np.isfinite(escape):
+            label += f"  [blew up at step {escape:g}]"
         ax_eig.plot(rows["step"], eig, label=label, **line)
     if not eig_values:
         plt.close(fig)
         return None
     _set_value_scale(ax_f, np.concatenate(plotted_values), column)
+    _clip_blowups(ax_f, np.concatenate(plotted_values), starts)
     ax_cond.set_yscale("log")
     eig_all = np.concatenate(eig_values)
     ax_eig.set_yscale("symlog", linthresh=_symlog_threshold(eig_all))
@@ -781,20 +921,31 @@ def curvature_plot(
     ax_eig.plot([], [], color="black", linewidth=0.8, label="zero: below = negative curvature")
     for ax in (ax_f, ax_cond, ax_eig):
         ax.grid(True, which="major", alpha=0.3)
-        if log_x:
-            ax.set_xscale("log")
+    if log_x:
+        _symlog_x(ax_eig)  # shared: all three panels
+    else:
+        ax_eig.set_xlim(left=0.0)
     ax_f.set_ylabel(_y_label(column))
     ax_cond.set_ylabel("condition number\nmax|λ| / min|λ| (log)")
     ax_eig.set_ylabel("smallest Hessian\neigenvalue λ_min (symlog)")
-    ax_eig.set_xlabel("step (optimizer updates)")
+    ax_eig.set_xlabel(
+        "step (optimizer updates)" + (" (0 to 1 linear, log beyond)" if log_x else "")
+    )
     ax_f.set_title("objective along the path")
     ax_cond.set_title("Hessian condition number at the iterate")
-    ax_eig.set_title("smallest Hessian eigenvalue at the iterate (< 0: saddle or maximum nearby)")
+    ax_eig.set_title("smallest Hessian eigenvalue at the iterate (< 0: saddle or maximum)")
     fig.suptitle(
         f"{problem} (dim {info['dim']}): curvature along the path, tuned setting, first seed"
     )
     handles, labels = ax_eig.get_legend_handles_labels()
-    _legend(ax_f, handles, labels)
+    # One legend for the three panels, right of them: the panels keep their height.
+    fig.legend(
+        handles,
+        labels,
+        loc="outside right center",
+        fontsize="small",
+        ncol=1 if len(handles) <= 24 else 2,
+    )
     _save(fig, path)
     return Figure(
         path,

@@ -127,10 +127,11 @@ def _timing_blocks(metadata: Mapping[str, Any]) -> list[Block]:
     if not timing:
         return []
     text = (
-        f"Time: {timing['total_s']:.1f} s for {timing['cells_run']} cells; compiling "
-        f"{timing['compile_s']:.1f} s ({100 * timing['compile_share']:.0f}% of the total; "
-        f"{timing['xla_compiles']} XLA compiles, {timing['cache_hits']} executables loaded "
-        f"from the persistent compilation cache), running {timing['run_s']:.1f} s."
+        f"Time: {timing['total_s']:.1f} s for {timing['cells_run']} cells; compile step "
+        f"{timing['compile_s']:.1f} s ({100 * timing['compile_share']:.0f}% of the total: "
+        f"tracing and lowering every cell, then {timing['xla_compiles']} XLA compiles and "
+        f"{timing['cache_hits']} executables loaded from the persistent compilation cache), "
+        f"running {timing['run_s']:.1f} s."
     )
     slowest = timing.get("slowest_cell")
     if slowest:

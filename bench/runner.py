@@ -319,16 +319,22 @@ class CompiledCell:
         )
 
 
-def lane_bytes(problem: Problem, recording: Recording, needs_hessian: bool) -> int:
+def lane_bytes(
+    problem: Problem, recording: Recording, needs_hessian: bool, *, dense_state: bool = False
+) -> int:
     """A rough upper estimate of the memory one lane needs while it runs.
 
-    Dense Hessians dominate: a Hessian, its factorization and the workspace of the solve
-    (about four dim x dim arrays). The recorded metrics and the optimizer state (a few
-    vectors, or an L-BFGS memory) are small beside them.
+    Dense matrices dominate: a Hessian, its factorization and the workspace of the solve
+    (about four dim x dim arrays); and, for an optimizer with ``dense_state`` (BFGS), its
+    dim x dim matrix in the carried state, the next one, and the outer products of the
+    rank-two update (about four more). The recorded metrics and the rest of the optimizer
+    state (a few vectors, or an L-BFGS memory) are small beside them.
     """
     itemsize = jnp.dtype(jnp.result_type(float)).itemsize
     dim, records = problem.dim, len(recording.steps)
     square = 4 * dim * dim if needs_hessian or recording.curvature else 0
+    if dense_state:
+        square += 4 * dim * dim
     vectors = 64 * dim
     recorded = records * (8 + (dim if recording.path else 0) + (dim if recording.curvature else 0))
     return itemsize * (square + vectors + recorded)

@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TextIO
 
+import jax
 import numpy as np
 import pandas as pd
 
@@ -49,10 +50,17 @@ def skip_reason(problem: Problem, setting: OptimizerSetting, suite: Suite) -> st
             f"needs a dense {problem.dim}x{problem.dim} Hessian; dim {problem.dim} is above "
             f"max_hessian_dim {suite.max_hessian_dim}"
         )
-    if entry.deterministic_only and problem.stochastic and not setting.allow_stochastic:
+    # A line-search switch (newton's linesearch) is a static argument: decided per entry.
+    if (
+        entry.deterministic_only_for(setting.static)
+        and problem.stochastic
+        and not setting.allow_stochastic
+    ):
+        flag = entry.line_search_argument
+        switch = "" if entry.deterministic_only or flag is None else f", or {flag}: false"
         return (
             "a line-search method on a stochastic problem (set allow_stochastic: true on "
-            "the optimizer entry to run it anyway)"
+            f"the optimizer entry to run it anyway{switch})"
         )
     return None
 
@@ -66,7 +74,14 @@ def targets_for(suite: Suite) -> tuple[float, ...]:
 
 
 def memory_budget_bytes() -> int:
-    """A quarter of the machine's memory for one chunk of lanes: room for XLA's own buffers."""
+    """Memory for one chunk of lanes: a quarter of the device's, room for XLA's own buffers.
+
+    An accelerator reports its own memory (``memory_stats()['bytes_limit']``); on the CPU
+    the device's memory is the machine's.
+    """
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) // 4
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
     except (OSError, ValueError):
@@ -100,7 +115,9 @@ def compile_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> Co
         recording,
         targets_for(suite),
         max_lane_bytes=memory_budget_bytes(),
-        per_lane_bytes=lane_bytes(problem, recording, setting.entry.needs_hessian),
+        per_lane_bytes=lane_bytes(
+            problem, recording, setting.entry.needs_hessian, dense_state=setting.entry.dense_state
+        ),
     )
 
 

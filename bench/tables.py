@@ -212,9 +212,13 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, Any]) ->
 
 def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     """The frame and our metadata from a parquet file written by ``write_table``."""
-    table = pq.read_table(path)
-    raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    return table.to_pandas(), (json.loads(raw) if raw else {})
+    return pq.read_table(path).to_pandas(), read_metadata(path)
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """Our metadata alone (the schema is read, not the rows)."""
+    raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
+    return json.loads(raw) if raw else {}
 
 
 def _json_default(value: Any) -> Any:

@@ -8,14 +8,24 @@ Hand-written entries (``optimizers/<family>.py``) are written from their update 
 built by ``optimizers.compose.build_transform`` (schedule, clipping).
 
 Capability notes:
-* ``newton`` declares ``needs_hessian`` (dense ``n x n``). It is NOT ``deterministic_only``,
-  whatever its static ``linesearch`` flag: one Newton step uses only the current batch (its
-  gradient, its Hessian and, with ``linesearch=True``, Armijo trials of the same batch loss
-  ``value_fn``), so it is well defined on a stochastic problem (subsampled Newton; a
-  batch-wise Armijo search as in Vaswani et al., NeurIPS 2019). The same holds for
-  ``newton_cg``. What ``deterministic_only`` excludes is a method that carries curvature or
-  search information ACROSS steps, which mixes batches: ``bfgs``, ``lbfgs``, ``cg``,
-  ``optax.lbfgs``.
+* ``newton`` declares ``needs_hessian`` (dense ``n x n``): skipped above ``max_hessian_dim``.
+* The issue's rule: a method that runs a line search is skipped on a stochastic problem
+  unless its entry sets ``allow_stochastic: true``. A line search compares values along a
+  line, and on a mini-batch those values and the gradient that set the slope belong to one
+  batch, not to the objective being benchmarked. ``bfgs``, ``lbfgs``, ``cg`` and
+  ``optax.lbfgs`` always search (and also carry curvature across steps, mixing batches): they
+  are ``deterministic_only``. ``newton`` and ``newton_cg`` search only when their static
+  ``linesearch`` flag is on, so they declare it as ``line_search_argument`` and the runner
+  asks ``entry.deterministic_only_for(setting.static)``, which reads the flag from the YAML
+  entry or the factory's default: ``newton`` (default: unit steps) runs on stochastic
+  problems as subsampled Newton, ``newton`` with ``linesearch: true`` and ``newton_cg``
+  (line search on by default) are skipped there.
+* Subsampled Newton with a per-batch Armijo search is a legitimate method (one step uses
+  only the current batch: its gradient, its Hessian and the batch loss ``value_fn``; see
+  Vaswani et al., "Painless stochastic gradient", NeurIPS 2019, for batch-wise Armijo).
+  Users who want it set ``allow_stochastic: true`` on the entry.
+* ``bfgs`` declares ``dense_state`` (its ``n x n`` inverse-Hessian approximation), which the
+  runner's memory estimate counts.
 """
 
 from optimizers import adaptive, conjugate_gradient, first_order, newton, quasi_newton
@@ -72,6 +82,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         factory=newton.newton,
         sweepable=frozenset({"learning_rate", "damping", "c1", "shrink"}),
         needs_hessian=True,
+        line_search_argument="linesearch",
         count_evals=count_evals_in_state,
         description="Newton's method, exact Hessian; unit step, opt-in damping and Armijo.",
     ),
@@ -79,6 +90,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         name="newton_cg",
         factory=newton.newton_cg,
         sweepable=frozenset({"learning_rate", "c1", "shrink"}),
+        line_search_argument="linesearch",
         count_evals=count_evals_in_state,
         description="Line-search Newton-CG with Hessian-vector products, N&W Alg. 7.1.",
     ),
@@ -87,6 +99,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         factory=quasi_newton.bfgs,
         sweepable=_LINE_SEARCH_SWEEPABLE,
         deterministic_only=True,
+        dense_state=True,
         count_evals=count_evals_in_state,
         description="BFGS, dense inverse-Hessian update, strong Wolfe search (N&W Alg. 6.1).",
     ),

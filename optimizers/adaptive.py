@@ -1,9 +1,10 @@
 """Adaptive per-coordinate methods (AdaGrad, RMSProp, Adam, AdamW), from their update rules.
 
-Each is a ``scale_by_*`` transform with an explicit NamedTuple state, chained with
-``optax.scale_by_learning_rate``. Defaults and epsilon placement follow the Optax twin, so an
-entry with no extra arguments compares like with like; each docstring says where that differs
-from the paper. ``learning_rate`` is a float or an Optax schedule ``count -> lr``.
+Each is a ``scale_by_*`` transform with an explicit NamedTuple state, chained with the
+hand-written ``optimizers.step_size.scale_by_learning_rate`` (``-lr_t``). Defaults and
+epsilon placement follow the Optax twin, so an entry with no extra arguments compares like
+with like; each docstring says where that differs from the paper. ``learning_rate`` is a
+float or a schedule ``count -> lr``.
 """
 
 from typing import Any, NamedTuple
@@ -13,6 +14,7 @@ import jax.numpy as jnp
 import optax
 
 from optimizers import _checks
+from optimizers.step_size import scale_by_learning_rate
 
 
 class AdagradState(NamedTuple):
@@ -149,7 +151,7 @@ def adagrad(
     _checks.check_positive("adagrad", "eps", eps, allow_zero=True)
     return optax.chain(
         scale_by_adagrad(initial_accumulator_value, eps),
-        optax.scale_by_learning_rate(learning_rate),
+        scale_by_learning_rate(learning_rate),
     )
 
 
@@ -172,7 +174,7 @@ def rmsprop(
     _checks.check_positive("rmsprop", "eps", eps, allow_zero=True)
     _checks.check_bool("rmsprop", "centered", centered)
     return optax.chain(
-        scale_by_rmsprop(decay, eps, centered), optax.scale_by_learning_rate(learning_rate)
+        scale_by_rmsprop(decay, eps, centered), scale_by_learning_rate(learning_rate)
     )
 
 
@@ -192,7 +194,7 @@ def adam(
     _checks.check_interval("adam", "b1", b1, 0.0, 1.0)
     _checks.check_interval("adam", "b2", b2, 0.0, 1.0)
     _checks.check_positive("adam", "eps", eps, allow_zero=True)
-    return optax.chain(scale_by_adam(b1, b2, eps), optax.scale_by_learning_rate(learning_rate))
+    return optax.chain(scale_by_adam(b1, b2, eps), scale_by_learning_rate(learning_rate))
 
 
 def adamw(
@@ -206,11 +208,18 @@ def adamw(
     """AdamW: Adam with decoupled weight decay (Loshchilov & Hutter 2019, Algorithm 2).
 
     Update: Adam's ``m_hat, v_hat`` as in ``adam``, then
-    ``x_{t+1} = x_t - lr * (m_hat / (sqrt(v_hat) + eps) + weight_decay * x_t)``.
-    The decay is multiplied by ``lr`` (the paper's schedule multiplier ``eta_t`` with the
-    base rate folded in), as in ``optax.adamw``. Defaults are those of ``optax.adamw``
-    (``weight_decay=1e-4``). Reference: I. Loshchilov, F. Hutter, "Decoupled weight decay
-    regularization", ICLR 2019.
+    ``x_{t+1} = x_t - lr_t * (m_hat / (sqrt(v_hat) + eps) + weight_decay * x_t)``,
+    with ``lr_t`` the learning rate (times the schedule, if any), exactly as ``optax.adamw``.
+    The decay is decoupled from the moments, but ``weight_decay`` is MULTIPLIED BY THE
+    LEARNING RATE: each step shrinks ``x`` by ``lr_t * weight_decay * x_t``. The paper's
+    Algorithm 2 writes ``x_t = x_{t-1} - eta_t (alpha m_hat / (sqrt(v_hat) + eps)
+    + lambda x_{t-1})``: its decay is scaled by the schedule multiplier ``eta_t`` only, not by
+    the base rate ``alpha``. With ``lr_t = eta_t alpha`` the two agree when
+    ``lambda_paper = alpha * weight_decay``, i.e. ``weight_decay = lambda_paper / alpha``
+    (Optax's docstring of ``weight_decay`` says the same; PyTorch's ``AdamW`` does as Optax).
+    Defaults are those of ``optax.adamw`` (``weight_decay=1e-4``: with ``lr=1e-3`` that is
+    the paper's ``lambda = alpha * weight_decay = 1e-7``). Reference: I. Loshchilov,
+    F. Hutter, "Decoupled weight decay regularization", ICLR 2019, Algorithm 2.
     """
     _checks.check_positive("adamw", "learning_rate", learning_rate)
     _checks.check_interval("adamw", "b1", b1, 0.0, 1.0)
@@ -220,5 +229,5 @@ def adamw(
     return optax.chain(
         scale_by_adam(b1, b2, eps),
         add_weight_decay(weight_decay),
-        optax.scale_by_learning_rate(learning_rate),
+        scale_by_learning_rate(learning_rate),
     )

@@ -13,7 +13,8 @@ needs more than the gradient (a line search, a Hessian) gets it from ``value_fn`
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+import inspect
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -39,8 +40,16 @@ class Optimizer:
         static: a different value is a different cell.
       needs_hessian: builds dense ``dim x dim`` Hessians; the runner skips it above
         ``max_hessian_dim`` and says so in the run table.
-      deterministic_only: relies on exact function values along a line (line searches); the
-        runner skips it on stochastic problems unless the config allows it.
+      deterministic_only: always runs a line search (or carries curvature across steps), so
+        the runner skips it on stochastic problems unless the entry sets
+        ``allow_stochastic: true``. For an entry whose line search is a switch, leave this
+        False and name the switch in ``line_search_argument``; ask ``deterministic_only_for``.
+      line_search_argument: the name of the factory's static boolean argument that turns a
+        line search on (``newton``'s and ``newton_cg``'s ``linesearch``), or None. It must be
+        a parameter of the factory and never ``sweepable``: capability is decided per cell,
+        before anything is traced.
+      dense_state: keeps a dense ``dim x dim`` matrix in its state (BFGS's inverse-Hessian
+        approximation), so a lane's memory grows as ``dim**2`` even without Hessians.
       count_evals: ``count_evals(new_state) -> (extra_evals, hessian_evals)`` spent by the
         update that produced ``new_state``: function/gradient evaluations beyond the runner's
         one ``value_and_grad`` per step (every line-search trial counts), and dense Hessian
@@ -53,8 +62,41 @@ class Optimizer:
     sweepable: frozenset[str] = frozenset({"learning_rate"})
     needs_hessian: bool = False
     deterministic_only: bool = False
+    line_search_argument: str | None = None
+    dense_state: bool = False
     count_evals: Callable[[Any], tuple[jax.Array, jax.Array]] = _no_extra_evals
     description: str = ""
+
+    def __post_init__(self) -> None:
+        flag = self.line_search_argument
+        if flag is None:
+            return
+        param = inspect.signature(self.factory).parameters.get(flag)
+        if param is None or param.default is inspect.Parameter.empty:
+            raise ValueError(
+                f"{self.name}: line_search_argument {flag!r} is not a factory parameter with "
+                "a default."
+            )
+        if flag in self.sweepable:
+            raise ValueError(
+                f"{self.name}: line_search_argument {flag!r} must be static, not sweepable."
+            )
+
+    def deterministic_only_for(self, static: Mapping[str, Any]) -> bool:
+        """Whether a cell with these static arguments runs a line search (skip if stochastic).
+
+        True when the entry is ``deterministic_only``, or when its ``line_search_argument``
+        is on: the value in ``static`` (the YAML entry's fixed arguments), else the factory's
+        default for it.
+        """
+        if self.deterministic_only:
+            return True
+        flag = self.line_search_argument
+        if flag is None:
+            return False
+        if flag in static:
+            return bool(static[flag])
+        return bool(inspect.signature(self.factory).parameters[flag].default)
 
 
 class EvalCounts(NamedTuple):

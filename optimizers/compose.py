@@ -33,8 +33,9 @@ def accepts_schedule(entry: Optimizer) -> bool:
     Read from the factory's declared signature: Optax annotates schedule-capable rates with a
     type that admits a ``Callable`` (``optax.ScalarOrSchedule``); ``optax.rprop``, ``sm3`` and
     ``optimistic_adam`` take a number only. Hand-written factories annotate ``float`` (the
-    YAML type) and all accept a schedule (they pass it to ``optax.scale_by_learning_rate`` or
-    evaluate it at their own step count).
+    YAML type) and all accept a schedule (the first-order ones pass it to
+    ``optimizers.step_size.scale_by_learning_rate``, Newton's methods evaluate it at their own
+    step count).
     """
     param = inspect.signature(entry.factory).parameters.get("learning_rate")
     if param is None:

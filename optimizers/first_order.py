@@ -1,10 +1,11 @@
 """Gradient descent and its momentum variants, written from the update rules.
 
 Each method is a ``scale_by_*`` transform (the direction, with an explicit NamedTuple state)
-chained with ``optax.scale_by_learning_rate`` (the step length), as Optax composes its own.
-``learning_rate`` is a float, or an Optax schedule ``count -> lr`` (the path used by
-``optimizers.compose.build_transform``); it is annotated ``float`` because that is what a
-YAML entry gives.
+chained with the hand-written ``optimizers.step_size.scale_by_learning_rate`` (the step
+length ``-lr_t``), the same split Optax uses for its own, but sharing no code with the Optax
+twins the tests compare against. ``learning_rate`` is a float, or a schedule ``count -> lr``
+(the path used by ``optimizers.compose.build_transform``); it is annotated ``float`` because
+that is what a YAML entry gives.
 """
 
 from typing import Any, NamedTuple
@@ -13,6 +14,7 @@ import jax
 import optax
 
 from optimizers import _checks
+from optimizers.step_size import scale_by_learning_rate
 
 
 class HeavyBallState(NamedTuple):
@@ -64,7 +66,8 @@ def gd(*, learning_rate: float) -> optax.GradientTransformationExtraArgs:
     Reference: Cauchy (1847); Nocedal & Wright, Numerical Optimization (2006), Sec. 3.1.
     """
     _checks.check_positive("gd", "learning_rate", learning_rate)
-    return optax.chain(optax.scale_by_learning_rate(learning_rate))
+    # chain() only lifts the transform to GradientTransformationExtraArgs (value_fn=, ...).
+    return optax.chain(scale_by_learning_rate(learning_rate))
 
 
 def momentum(
@@ -80,7 +83,7 @@ def momentum(
     """
     _checks.check_positive("momentum", "learning_rate", learning_rate)
     _checks.check_interval("momentum", "momentum", momentum, 0.0, 1.0)
-    return optax.chain(scale_by_heavy_ball(momentum), optax.scale_by_learning_rate(learning_rate))
+    return optax.chain(scale_by_heavy_ball(momentum), scale_by_learning_rate(learning_rate))
 
 
 def nesterov(
@@ -100,4 +103,4 @@ def nesterov(
     """
     _checks.check_positive("nesterov", "learning_rate", learning_rate)
     _checks.check_interval("nesterov", "momentum", momentum, 0.0, 1.0)
-    return optax.chain(scale_by_nesterov(momentum), optax.scale_by_learning_rate(learning_rate))
+    return optax.chain(scale_by_nesterov(momentum), scale_by_learning_rate(learning_rate))

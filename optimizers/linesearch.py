@@ -5,13 +5,27 @@ All three search along ``x + a * d`` for a function ``fn`` of ONE flat vector, r
 as its slowest lane), and report how many evaluations they made: each trial is one call of
 ``fn`` (Armijo), of ``jax.value_and_grad(fn)`` (Wolfe), or of ``value_and_grad`` with its
 Hessian-vector product in one forward-over-reverse pass (exact), and each counts as ONE
-evaluation. The evaluation at ``a = 0`` is never redone: the caller passes ``value`` and
-``slope = grad . d`` it already has.
+evaluation. The caller passes ``value`` and ``slope = grad . d`` at ``a = 0``, which it
+already has: Armijo and strong Wolfe never evaluate ``a = 0`` again. The exact search does
+make its first probe at ``a = 0``, for the curvature ``phi''(0)`` (one forward-over-reverse
+pass, counted like any trial).
 
 Non-finite trial values are treated as "too far" (a NaN fails every comparison), so a
 search backs off from an overflow instead of accepting it. A search that finds nothing
 acceptable returns step 0 (no move) with ``failed=True``, or, for strong Wolfe, the best
 point found that satisfies sufficient decrease.
+
+At a converged point the slope is tiny but still negative, so every trial would fail by
+rounding and a search would spend its whole budget (and the runner's ``evals`` and wall time)
+to return step 0. Each search therefore first asks whether the largest decrease it could
+certify, ``|slope| * a_0`` with ``a_0`` the first trial (for the exact search: the Newton
+step ``-slope / phi''(0)``), rises above the rounding of ``f`` (``stall_threshold``:
+``4 eps |f| + tiny``); if not, it stops at once with step 0, ``stalled=True``, counting only
+the evaluations it made (none; one for the exact search). The same test ends a search
+midway once every trial left has steps too short to matter (Armijo's shrinking step, the
+right end of Wolfe's zoom bracket). The threshold knows only ``|f|``: where ``f`` is a sum of
+large terms that cancel, its rounding is larger, and a search may still make a few trials
+before its steps shrink below the threshold.
 
 * ``backtracking_armijo``: Nocedal & Wright, Numerical Optimization (2nd ed., 2006),
   Algorithm 3.1.
@@ -38,7 +52,10 @@ class LineSearchResult(NamedTuple):
       grad: gradient of ``fn`` there (``None`` for the Armijo search, which evaluates values
         only).
       num_evals: trial evaluations made (int32), each one call of ``fn`` / ``value_and_grad``.
-      failed: True when the conditions were not met within the iteration cap.
+      failed: True when no step meeting the conditions was returned (cap reached, not a
+        descent direction, or stalled).
+      stalled: True when the search stopped before trying because no decrease above the
+        rounding of ``f`` could be certified (a converged point); then ``step`` is 0.
     """
 
     step: Array
@@ -46,11 +63,33 @@ class LineSearchResult(NamedTuple):
     grad: Array | None
     num_evals: Array
     failed: Array
+    stalled: Array
 
 
 def _safe_initial_step(init_step: Any, dtype: Any) -> Array:
     init = jnp.asarray(init_step, dtype)
     return jnp.where(jnp.isfinite(init) & (init > 0), init, jnp.ones((), dtype))
+
+
+def stall_threshold(value: Array) -> Array:
+    """Decreases of ``f`` at or below this are rounding: ``4 eps |f| + tiny``.
+
+    ``4 eps |f|`` covers the rounding of a value and of the comparison with it; ``tiny`` (the
+    smallest normal number) is the floor below which values lose relative precision (an
+    objective with ``f* = 0`` underflows there), and keeps the threshold positive at ``f = 0``.
+    """
+    info = jnp.finfo(value.dtype)
+    return 4.0 * info.eps * jnp.abs(value) + info.tiny
+
+
+def _certifiable(value: Array, slope: Array) -> Callable[[Array], Array]:
+    """``step -> bool``: can a trial at ``step`` predict a decrease above rounding of ``f``?
+
+    The predicted decrease is the linear model's ``|slope| * step``. A non-finite ``value``
+    never stalls a search (the comparisons with it decide).
+    """
+    threshold = jnp.where(jnp.isfinite(value), stall_threshold(value), 0.0)
+    return lambda step: jnp.abs(slope) * step > threshold
 
 
 def backtracking_armijo(
@@ -69,14 +108,20 @@ def backtracking_armijo(
 
     Tries ``a = init_step, shrink * a, ...`` and accepts the first ``a`` with
     ``fn(x + a d) <= value + c1 * a * slope``. At most ``max_steps`` evaluations of ``fn``;
-    none when ``slope >= 0`` (not a descent direction), which returns step 0, failed.
+    none when ``slope >= 0`` (not a descent direction), which returns step 0, failed. It stops
+    (``stalled``, step 0) before any trial whose predicted decrease ``|slope| * a`` is below
+    the rounding of ``value``: none at all when that holds for ``init_step``.
     """
     dtype = x.dtype
+    value = jnp.asarray(value, dtype)
+    slope = jnp.asarray(slope, dtype)
     descent = jnp.isfinite(slope) & (slope < 0)
+    certifiable = _certifiable(value, slope)
 
     def cond(carry):
-        i, _, _, accepted = carry
-        return descent & ~accepted & (i < max_steps)
+        i, step, _, accepted = carry
+        # Steps only shrink: once one is below rounding, so are all the next ones.
+        return descent & ~accepted & (i < max_steps) & certifiable(step)
 
     def body(carry):
         i, step, _, _ = carry
@@ -88,7 +133,7 @@ def backtracking_armijo(
     init = (
         jnp.zeros((), jnp.int32),
         _safe_initial_step(init_step, dtype),
-        jnp.asarray(value, dtype),
+        value,
         jnp.zeros((), bool),
     )
     num_evals, step, trial_value, accepted = jax.lax.while_loop(cond, body, init)
@@ -98,6 +143,7 @@ def backtracking_armijo(
         grad=None,
         num_evals=num_evals,
         failed=~accepted,
+        stalled=descent & ~accepted & ~certifiable(step),
     )
 
 
@@ -107,6 +153,7 @@ class _WolfeCarry(NamedTuple):
     num_evals: Array
     zooming: Array  # False while bracketing (Alg. 3.5), True once zooming (Alg. 3.6)
     done: Array
+    stalled: Array  # stopped: no trial left could predict a decrease above rounding of f
     trial: Array  # the step to evaluate next
     prev: Array  # previous bracketing trial (a_{i-1}), its value and slope
     value_prev: Array
@@ -153,12 +200,18 @@ def strong_wolfe(
     ``jax.value_and_grad(fn)`` call; at most ``max_steps``. The search also stops when the
     bracket shrinks below ``interval_rtol`` relative to its position; then, or at the cap,
     it returns the lowest-valued trial that satisfied sufficient decrease (step 0 if none),
-    with ``failed=True``.
+    with ``failed=True``. No trial at all when ``slope >= 0``. ``stalled`` (and
+    ``failed=True``): no trial at all when the predicted decrease ``|slope| * init_step`` is
+    below the rounding of ``value`` (step 0), and the zoom stops, keeping its best point,
+    once that holds for the bracket's right end (every later trial lies inside it).
     """
     dtype = x.dtype
     value = jnp.asarray(value, dtype)
     slope0 = jnp.vdot(grad, direction)
+    first_step = _safe_initial_step(init_step, dtype)
     descent = jnp.isfinite(slope0) & (slope0 < 0)
+    certifiable = _certifiable(value, slope0)
+    stalled_at_start = descent & ~certifiable(first_step)
     value_and_grad = jax.value_and_grad(fn)
     zero = jnp.zeros((), dtype)
 
@@ -218,11 +271,13 @@ def strong_wolfe(
         interpolated = jnp.where(cubic_ok, cubic, 0.5 * (low + high))
         trial = jnp.where(zooming, interpolated, increase_factor * a)
         collapsed = zooming & (right - left <= interval_rtol * jnp.maximum(right, 1e-30))
+        stalled = zooming & ~accept & ~certifiable(right)
 
         return _WolfeCarry(
             num_evals=c.num_evals + 1,
             zooming=zooming,
-            done=accept | collapsed,
+            done=accept | collapsed | stalled,
+            stalled=stalled,
             trial=trial.astype(dtype),
             prev=jnp.where(c.zooming, c.prev, a),
             value_prev=jnp.where(c.zooming, c.value_prev, fa),
@@ -241,8 +296,9 @@ def strong_wolfe(
     init = _WolfeCarry(
         num_evals=jnp.zeros((), jnp.int32),
         zooming=jnp.zeros((), bool),
-        done=jnp.zeros((), bool),
-        trial=_safe_initial_step(init_step, dtype),
+        done=stalled_at_start,
+        stalled=stalled_at_start,
+        trial=first_step,
         prev=zero,
         value_prev=value,
         slope_prev=slope0,
@@ -272,6 +328,7 @@ def strong_wolfe(
         grad=out.grad_best,
         num_evals=out.num_evals,
         failed=~(accepted & wolfe),
+        stalled=out.stalled,
     )
 
 
@@ -294,6 +351,10 @@ def exact_linesearch(
     exact minimizer, so it costs 2 evaluations (curvature at 0, check at the minimizer).
     Meant for quadratic and convex problems: it stops, ``failed=True``, at the last
     evaluated point when the curvature along ``d`` is not positive, and after ``max_steps``.
+    It also stops after the first probe, step 0, ``stalled=True``, when the first Newton
+    step's predicted decrease ``|phi'(0)| * a_1`` is below the rounding of ``value``, and
+    accepts ``a_k`` (converged) once a Newton correction ``delta`` can change ``f`` by no
+    more than rounding (``|phi'(a_k) * delta|``): iterating further only chases noise.
     """
     dtype = x.dtype
     value = jnp.asarray(value, dtype)
@@ -306,22 +367,31 @@ def exact_linesearch(
         return fa, ga, jnp.vdot(ga, direction), jnp.vdot(direction, hd)
 
     def cond(c):
-        num_evals, _, _, _, _, stop, _ = c
+        num_evals, _, _, _, _, stop, _, _ = c
         return ~stop & (num_evals < max_steps)
 
     def body(c):
-        num_evals, a, _, _, _, _, _ = c
+        num_evals, a, _, _, _, _, _, _ = c
         fa, ga, da, curvature = probe(a)
-        converged = jnp.abs(da) <= rtol * jnp.abs(slope0)
         newton = a - da / curvature
         usable = (curvature > 0) & jnp.isfinite(newton)
-        stop = converged | ~usable
+        # |phi'(a) delta| bounds the change a Newton correction delta can make (from a = 0
+        # it is |slope0| a_1); at or below rounding of f there is nothing left to find.
+        negligible = usable & ~_certifiable(value, da)(jnp.abs(newton - a))
+        converged = (jnp.abs(da) <= rtol * jnp.abs(slope0)) | ((num_evals > 0) & negligible)
+        stalled = (num_evals == 0) & ~converged & negligible
+        stop = converged | ~usable | stalled
         next_a = jnp.where(stop, a, newton)
-        return num_evals + 1, next_a, a, fa, ga, stop, converged
+        return num_evals + 1, next_a, a, fa, ga, stop, converged, stalled
 
     init = (jnp.zeros((), jnp.int32), zero, zero, value, jnp.asarray(grad, dtype))
-    init = (*init, jnp.zeros((), bool), jnp.zeros((), bool))
-    num_evals, _, evaluated, fa, ga, _, converged = jax.lax.while_loop(cond, body, init)
+    init = (*init, jnp.zeros((), bool), jnp.zeros((), bool), jnp.zeros((), bool))
+    num_evals, _, evaluated, fa, ga, _, converged, stalled = jax.lax.while_loop(cond, body, init)
     return LineSearchResult(
-        step=evaluated, value=fa, grad=ga, num_evals=num_evals, failed=~converged
+        step=evaluated,
+        value=fa,
+        grad=ga,
+        num_evals=num_evals,
+        failed=~converged,
+        stalled=stalled,
     )

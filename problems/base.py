@@ -155,12 +155,21 @@ def random_rotation(dim: int, seed: int) -> np.ndarray:
 def minibatch_sampler(
     batch_size: int | None, num_rows: int
 ) -> Callable[[Batch, Array], Batch] | None:
-    """``sample(data, key)`` drawing ``batch_size`` rows without replacement; None: full batch."""
+    """``sample(data, key)`` drawing ``batch_size`` rows uniformly, i.i.d.; None: full batch.
+
+    Rows are drawn independently with replacement, the sampling model of stochastic
+    approximation (Robbins & Monro 1951; Bottou, Curtis & Nocedal 2018, Sec. 4): each batch
+    gradient is an unbiased estimate of the full one. Drawing without replacement per step
+    (``jax.random.choice(replace=False)``) sorts a permutation of all rows at every step of
+    every lane, which made the mini-batch cells ~40x slower for no statistical gain: a
+    batch of 64 of digits' 1797 rows holds a repeated row with probability ~0.67, about one
+    repeat on average, i.e. a 1/64 reweighting of a batch.
+    """
     if batch_size is None:
         return None
 
     def sample(data: Batch, key: Array) -> Batch:
-        rows = jax.random.choice(key, num_rows, (batch_size,), replace=False)
+        rows = jax.random.randint(key, (batch_size,), 0, num_rows)
         return jax.tree.map(lambda leaf: jnp.take(leaf, rows, axis=0), data)
 
     return sample

@@ -1,7 +1,7 @@
 """Learning objectives on real and synthetic data: L2-regularized logistic regression and an MLP.
 
 The data is the problem's ``data`` (a dict of numpy arrays ``X``, ``y``); ``batch_size`` rows
-are sampled per step without replacement through the record's ``sample`` (absent: the full
+are drawn per step, uniformly with replacement, by the record's ``sample`` (absent: the full
 batch, i.e. batch gradient descent; 1: stochastic; between: mini-batch).
 """
 
@@ -102,7 +102,7 @@ def logistic(
     Minimum: unique (strictly convex for ``l2 > 0``), computed once at build time by a
     float64 damped Newton solve; ``x*`` and ``f*`` are its result, and the tests cross-check
     ``f*`` against scikit-learn's ``LogisticRegression(C = 1 / (l2 m))`` at its solution.
-    ``batch_size`` rows are sampled per step without replacement (absent: full batch).
+    ``batch_size`` rows are drawn per step, uniformly with replacement (absent: full batch).
     Start: ``0`` for every seed, the usual start of a linear model.
 
     Source: Cox (1958), "The regression analysis of binary sequences", JRSS B 20(2); breast

@@ -135,7 +135,7 @@ def least_squares(
 
     Minimum from the normal equations ``X^T X w* = X^T y`` (a float64 least-squares solve at
     build time): ``x* = w*``, ``f* = f(w*)``; Hessian ``X^T X / m`` everywhere.
-    ``batch_size`` rows are sampled per step without replacement (absent: full batch).
+    ``batch_size`` rows are drawn per step, uniformly with replacement (absent: full batch).
     Start: ``w = 0`` for every seed, the usual start of a linear model.
 
     Source: Gauss (1809) / Legendre (1805); diabetes data from B. Efron, T. Hastie,

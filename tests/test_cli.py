@@ -12,6 +12,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
+import yaml
 
 from bench.cli import main
 from bench.tables import CURVE_COLUMNS, RUN_COLUMNS, read_table
@@ -101,6 +102,54 @@ BAD_CASES = (
         "init",
     ),
     ("problems: [\n", "not valid YAML"),
+    # kind written as a list or a mapping: unhashable, once a TypeError and a traceback
+    ("problems:\n  - kind: [rosenbrock]\noptimizers:\n  - kind: gd\n", "kind must be one name"),
+    ("problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: {a: 1}\n", "kind must be one name"),
+    (
+        "problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: adam\n    learning_rate: 0.1\n"
+        "    schedule: {kind: [cosine]}\n",
+        "schedule: kind must be one name",
+    ),
+    (
+        "problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: adam\n    learning_rate: 0.1\n"
+        "    schedule: [cosine]\n",
+        "got ['cosine']",
+    ),
+    (
+        "problems:\n  - kind: rosenbrock\n    name: null\noptimizers:\n  - kind: gd\n",
+        "problems[0] (rosenbrock): name must be a non-empty string",
+    ),
+    (
+        "problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: gd\n    name: [1, 2]\n",
+        "optimizers[0] (gd): name must be a non-empty string",
+    ),
+    (
+        "problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: gd\n"
+        "    learning_rate: [1e-3, 1e-2]\n    default: {learning_rate: abc}\n",
+        "optimizers[0] (gd) default: learning_rate must be a finite number, got 'abc'",
+    ),
+    (
+        "steps: 1e15\nproblems:\n  - kind: rosenbrock\noptimizers:\n  - kind: gd\n",
+        "steps must be an integer >= 1 and at most 10,000,000, got '1e15'",
+    ),
+    (
+        "seeds: 100000000\nproblems:\n  - kind: rosenbrock\noptimizers:\n  - kind: gd\n",
+        "at most 10,000",
+    ),
+    (
+        "problems:\n  - kind: rosenbrock\n    init: [.nan, 1.0]\noptimizers:\n  - kind: gd\n",
+        "init must be a list of finite numbers",
+    ),
+    (
+        "problems:\n  - kind: expression\n    formula: 'sum(x**2)'\n    dim: 2\n"
+        "    x_star: [.inf, 0.0]\noptimizers:\n  - kind: gd\n",
+        "x_star must contain only finite numbers",
+    ),
+    (
+        "problems:\n  - kind: expression\n    formula: 'sum(x**2)'\n    dim: 2\n"
+        "    f_star: .nan\noptimizers:\n  - kind: gd\n",
+        "f_star must be a finite number",
+    ),
 )
 
 
@@ -114,6 +163,7 @@ def test_bad_config_exits_2_with_a_clear_message_and_writes_nothing(tmp_path, ca
     assert status == 2
     assert phrase in err
     assert "Traceback" not in err
+    assert "{spec" not in err and "!r}" not in err  # every message is formatted
     assert not out.exists()
     assert not (tmp_path / "pwned").exists() and not Path("pwned").exists()
 
@@ -142,6 +192,52 @@ def test_every_error_is_reported_at_once(tmp_path, capsys):
         "optimizers[0] (adma)",
     ):
         assert phrase in err
+
+
+def test_kinds_that_are_lists_or_mappings_are_all_reported_at_once(tmp_path, capsys):
+    config = _write(
+        tmp_path,
+        """
+        problems:
+          - kind: [rosenbrock]
+          - kind: {name: rosenbrock}
+        optimizers:
+          - kind: [gd, adam]
+          - kind: adam
+            learning_rate: 0.1
+            schedule: {kind: {cosine: 1}}
+    """,
+    )
+    assert main(["validate", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "4 problems" in err and "Traceback" not in err
+    for where in (
+        "problems[0]:",
+        "problems[1]:",
+        "optimizers[0]:",
+        "optimizers[1] (adam) schedule:",
+    ):
+        assert f"{where} kind must be one name" in err
+    assert "python -m bench list" in err
+
+
+def test_caps_on_steps_and_seeds_accept_the_largest_allowed(tmp_path, capsys):
+    config = _write(
+        tmp_path,
+        """
+        steps: 1e7
+        seeds: 10000
+        problems:
+          - kind: rosenbrock
+            init: [1e-3, 2.0]
+        optimizers:
+          - kind: gd
+            learning_rate: [1e-3, 1e-2]
+            default: {learning_rate: 1e-3}
+    """,
+    )
+    assert main(["validate", str(config)]) == 0, capsys.readouterr().err
+    assert "20000 runs of 10000000 steps" in capsys.readouterr().out
 
 
 def test_yaml_numbers_without_a_dot_are_numbers(tmp_path):
@@ -274,3 +370,52 @@ def test_hand_written_adam_equals_optax_adam_through_the_suite(tmp_path):
     theirs = curves[curves["optimizer"] == "optax.adam"].set_index(keys)["loss"].sort_index()
     assert len(mine) == len(theirs) > 0
     np.testing.assert_allclose(mine.to_numpy(), theirs.to_numpy(), rtol=1e-10, atol=0)
+
+
+HIMMELBLAU = "(x[0]**2 + x[1] - 11)**2 + (x[0] + x[1]**2 - 7)**2"
+
+
+def _expression_suite(tmp_path: Path, formula: str, claims: dict) -> Path:
+    """A suite of one YAML formula with the given f_star / x_star claims."""
+    entry = {"kind": "expression", "name": "claimed", "formula": formula, **claims}
+    raw = {"problems": [entry], "optimizers": [{"kind": "gd", "learning_rate": 1e-3}]}
+    path = tmp_path / "claims.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+def test_check_wrong_f_star_fails_and_prints_the_numbers(tmp_path, capsys):
+    config = _expression_suite(tmp_path, HIMMELBLAU, {"f_star": 1.0, "x_star": [3.0, 2.0]})
+    assert main(["check", str(config)]) == 1
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("  x*[0]"))
+    assert line.startswith("  x*[0] = (3 2): loss 0, |loss - f*| 1")
+    assert "failed: value |loss(x*) - f*| 1 > 1e-08 * (1 + |f*|) = 2e-08" in line
+    assert line.endswith("FAIL") and "stationarity" not in line
+    assert "1 of 1 problems FAILED: claimed" in out
+
+
+def test_check_non_stationary_x_star_fails_with_full_coordinates(tmp_path, capsys):
+    # No f*: only stationarity can fail, and 1.001 must not print as 1.
+    formula = "(x[0] - 1)**2 + (x[1] + 0.5)**2"
+    config = _expression_suite(tmp_path, formula, {"x_star": [1.001, -0.5]})
+    assert main(["check", str(config)]) == 1
+    out = capsys.readouterr().out
+    line = next(line for line in out.splitlines() if line.startswith("  x*[0]"))
+    assert line.startswith("  x*[0] = (1.001 -0.5): ")
+    assert "|grad| 0.002" in line and "minimum" in line
+    assert "failed: stationarity |grad| 0.002 > 1e-06 * max(1, max |eigenvalue|) = 2e-06" in line
+    assert "value |loss" not in line and "curvature class" not in line
+    assert line.endswith("FAIL")
+
+
+def test_check_default_config_passes(capsys):
+    assert main(["check", str(REPO / "configs" / "default.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out and "problems passed" in out
+
+
+def test_check_all_registered_problems_pass(capsys):
+    assert main(["check", "--all"]) == 0
+    out = capsys.readouterr().out
+    assert "FAIL" not in out and "problems passed" in out

@@ -207,3 +207,88 @@ def test_line_searches_run_under_vmap_with_traced_constants():
         single = unbatched(c1s[i], inits[i])
         assert float(wolfe_steps[i]) == pytest.approx(float(single[0]), rel=1e-12)
         assert float(armijo_steps[i]) == pytest.approx(float(single[1]), rel=1e-12)
+
+
+# ---------------------------------------------------------------- converged points: no burn
+
+
+def shifted_quadratic_setup(dim=5):
+    """f = (x - c).A(x - c)/2 + 3 (f* = 3, no cancellation in f), at its minimizer x* = c."""
+    rng = np.random.default_rng(11)
+    q, _ = np.linalg.qr(rng.standard_normal((dim, dim)))
+    a = jnp.asarray((q * np.geomspace(1.0, 100.0, dim)) @ q.T)
+    c = jnp.asarray(rng.standard_normal(dim))
+
+    def fn(x):
+        r = x - c
+        return 0.5 * r @ (a @ r) + 3.0
+
+    return fn, c
+
+
+@pytest.mark.parametrize("slope", [-1e-300, -1e-20, -1e-16])
+def test_searches_stop_at_once_at_a_converged_point(slope):
+    """At x* with a slope far below rounding of f = 3, no search spends its trial budget.
+
+    The direction is a unit vector and the gradient is chosen so that grad . d = slope (an
+    exact minimizer's computed gradient is rounding noise of this kind). Before the guard,
+    every trial failed by rounding: 30 evaluations (Armijo, Wolfe) per call, for step 0.
+    """
+    fn, x_star = shifted_quadratic_setup()
+    d = jnp.zeros(5).at[0].set(1.0)
+    grad = -slope * -d  # grad . d = slope
+    value = fn(x_star)
+    assert float(value) == 3.0 and float(grad @ d) == pytest.approx(slope, rel=1e-12)
+    counted = Counted(fn)
+    with jax.disable_jit():
+        armijo = backtracking_armijo(counted, x_star, d, value, grad @ d, 1.0)
+        wolfe = strong_wolfe(counted, x_star, d, value, grad, 1.0)
+        calls_before_exact = counted.calls
+        exact = exact_linesearch(counted, x_star, d, value, grad)
+    assert calls_before_exact == 0
+    assert int(armijo.num_evals) == int(wolfe.num_evals) == 0
+    for result in (armijo, wolfe):
+        assert float(result.step) == 0.0 and float(result.value) == 3.0
+        assert bool(result.stalled) and bool(result.failed)
+    # The exact search's one probe at a = 0 (for phi''(0)) measures the slope itself: there
+    # it is 0 or rounding, so a = 0 is the line minimizer (converged) or the step stalls.
+    assert counted.calls == int(exact.num_evals) == 1
+    assert float(exact.step) == 0.0 and float(exact.value) == 3.0
+    assert bool(exact.stalled) or not bool(exact.failed)
+
+
+def test_guard_leaves_searches_alone_above_rounding():
+    """A decrease just above rounding of f is still searched for (and found)."""
+    fn, x_star = shifted_quadratic_setup()
+    x = x_star + 1e-6 * jnp.ones(5)  # f - f* ~ 1e-10, far above eps * 3 ~ 7e-16
+    value, grad = jax.value_and_grad(fn)(x)
+    d = -grad
+    for result in (
+        backtracking_armijo(fn, x, d, value, grad @ d, 1e-2),
+        strong_wolfe(fn, x, d, value, grad, 1e-2),
+        exact_linesearch(fn, x, d, value, grad),
+    ):
+        assert not bool(result.stalled)
+        assert float(result.step) > 0 and float(result.value) < float(value)
+
+
+def test_backtracking_stops_once_its_steps_fall_below_rounding():
+    """Trials whose predicted decrease |slope| a is below rounding of f are not made.
+
+    f is 3 at x and one ulp above it everywhere else along d (rounding noise: its values
+    never drop), with slope -1e-12: Armijo would fail at every trial; it stops once
+    |slope| a <= 4 eps |f| + tiny, i.e. after log2(1e-12 / 2.7e-15) + 1 = 9 trials, not 30.
+    """
+
+    def flat(x):
+        return jnp.where(jnp.all(x == 0.0), 3.0, np.nextafter(3.0, 4.0))
+
+    x = jnp.zeros(2)
+    d = jnp.array([1.0, 0.0])
+    counted = Counted(flat)
+    with jax.disable_jit():
+        result = backtracking_armijo(counted, x, d, flat(x), jnp.asarray(-1e-12), 1.0)
+    threshold = 4 * np.finfo(np.float64).eps * 3.0 + np.finfo(np.float64).tiny
+    expected = int(np.floor(np.log2(1e-12 / threshold))) + 1
+    assert counted.calls == int(result.num_evals) == expected == 9
+    assert float(result.step) == 0.0 and bool(result.stalled)

@@ -12,6 +12,7 @@ import optax
 import pytest
 
 from optimizers import OPTIMIZERS
+from optimizers.step_size import ScaleByLearningRateState, scale_by_learning_rate
 
 STEPS = 50
 CENTER = jnp.array([1.0, -2.0, 0.5, 3.0])
@@ -42,6 +43,10 @@ def trajectories(tx_a, tx_b):
 
     return [np.asarray(a) for a in run()]
 
+
+COSINE = optax.cosine_decay_schedule(0.05, decay_steps=30, alpha=0.1)
+EXPONENTIAL = optax.exponential_decay(0.1, transition_steps=1, decay_rate=0.95)
+WARMUP_COSINE = optax.warmup_cosine_decay_schedule(0.0, 0.05, warmup_steps=5, decay_steps=40)
 
 # (entry, hand-written kwargs, Optax twin). Conventions, case by case:
 CASES = [
@@ -75,12 +80,28 @@ CASES = [
         {"learning_rate": 0.02, "b1": 0.8, "b2": 0.99, "eps": 1e-6},
         optax.adam(0.02, b1=0.8, b2=0.99, eps=1e-6),
     ),
-    # adamw: decoupled decay multiplied by lr, as optax.adamw (mask=None: decay everything).
+    # adamw: optax.adamw (mask=None: decay everything). Both multiply weight_decay by the
+    # learning rate: x - lr (adam + wd x), a shrink of lr * wd * x per step. Loshchilov &
+    # Hutter's Algorithm 2 scales the decay by the schedule multiplier eta_t only, not by
+    # the base rate alpha: their lambda is alpha * wd here (wd = lambda_paper / alpha).
     ("adamw", {"learning_rate": 0.05}, optax.adamw(0.05)),
     (
         "adamw",
         {"learning_rate": 0.05, "weight_decay": 0.1},
         optax.adamw(0.05, weight_decay=0.1),
+    ),
+    # Schedules: the SAME Optax schedule object goes to both sides. The hand-written step
+    # size evaluates it at the number of updates made so far (0 first), as Optax's
+    # scale_by_schedule does, so lr_t agrees at every step; an off-by-one would show at the
+    # first step already (these schedules change from count 0 to 1).
+    ("gd", {"learning_rate": EXPONENTIAL}, optax.sgd(EXPONENTIAL)),
+    ("nesterov", {"learning_rate": EXPONENTIAL}, optax.sgd(EXPONENTIAL, 0.9, nesterov=True)),
+    ("rmsprop", {"learning_rate": WARMUP_COSINE}, optax.rmsprop(WARMUP_COSINE)),
+    ("adam", {"learning_rate": COSINE}, optax.adam(COSINE)),
+    (
+        "adamw",
+        {"learning_rate": WARMUP_COSINE, "weight_decay": 0.1},
+        optax.adamw(WARMUP_COSINE, weight_decay=0.1),
     ),
 ]
 
@@ -98,6 +119,64 @@ def test_matches_optax_twin_step_by_step(name, kwargs, twin):
     step_err = np.linalg.norm(xs - xs_twin, axis=1) / np.linalg.norm(xs_twin, axis=1)
     assert step_err.max() <= 1e-10, step_err.max()
     np.testing.assert_allclose(fs, fs_twin, rtol=1e-10, atol=0)
+
+
+def test_step_size_evaluates_the_schedule_at_the_update_count():
+    """-lr_t u with lr_t = schedule(t), t = 0, 1, 2, ... (Optax's scale_by_schedule counts
+    the same way), written out here; a number is used as is, also when traced."""
+
+    def schedule(count):
+        return 0.1 * 0.5 ** count.astype(jnp.float64)
+
+    u = jnp.array([1.0, -2.0])
+    tx = scale_by_learning_rate(schedule)
+    state = tx.init(u)
+    for t in range(5):
+        out, state = tx.update(u, state)
+        np.testing.assert_allclose(out, -0.1 * 0.5**t * np.asarray(u), rtol=1e-15)
+        assert int(state.count) == t + 1
+    assert isinstance(state, ScaleByLearningRateState)
+
+    @jax.jit
+    def traced(lr):
+        tx = scale_by_learning_rate(lr)
+        return tx.update(u, tx.init(u))[0]
+
+    np.testing.assert_allclose(traced(0.3), -0.3 * np.asarray(u), rtol=1e-15)
+    out32, _ = scale_by_learning_rate(jnp.float64(0.3)).update(u.astype(jnp.float32), state)
+    assert out32.dtype == jnp.float32  # the rate never promotes the parameters' dtype
+
+
+# The Optax building blocks a hand-written first-order method must not borrow: the twins use
+# them, so borrowing one would compare Optax with itself.
+OPTAX_BLOCKS = (
+    "scale_by_learning_rate",
+    "scale_by_schedule",
+    "scale",
+    "scale_by_adam",
+    "scale_by_rms",
+    "scale_by_stddev",
+    "scale_by_rss",
+    "trace",
+    "add_decayed_weights",
+)
+
+
+@pytest.mark.parametrize("name", ["gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"])
+def test_hand_written_methods_borrow_no_optax_building_block(name, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a hand-written method called an Optax building block")
+
+    for block in OPTAX_BLOCKS:
+        monkeypatch.setattr(optax, block, refuse)
+    for kwargs in ({"learning_rate": 0.1}, {"learning_rate": COSINE}):
+        tx = OPTIMIZERS[name].factory(**kwargs)
+        updates, _ = tx.update(-X0, tx.init(X0), X0, value_fn=loss)
+        assert np.all(np.isfinite(np.asarray(updates)))
+
+
+def test_adamw_borrows_no_optax_building_block(monkeypatch):
+    test_hand_written_methods_borrow_no_optax_building_block("adamw", monkeypatch)
 
 
 def test_momentum_matches_polyak_heavy_ball_form():

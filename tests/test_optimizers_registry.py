@@ -115,16 +115,85 @@ def test_sgd_family_requires_learning_rate_like_optax_sgd(name):
 
 def test_declared_capabilities():
     assert {n for n, e in OPTIMIZERS.items() if e.needs_hessian} == {"newton"}
+    assert {n for n, e in OPTIMIZERS.items() if e.dense_state} == {"bfgs"}
     assert {n for n, e in OPTIMIZERS.items() if e.deterministic_only} == {
         "bfgs",
         "lbfgs",
         "cg",
         "optax.lbfgs",
     }
+    assert {n: e.line_search_argument for n, e in OPTIMIZERS.items() if e.line_search_argument} == {
+        "newton": "linesearch",
+        "newton_cg": "linesearch",
+    }
     newton_defaults = inspect.signature(OPTIMIZERS["newton"].factory).parameters
     assert newton_defaults["learning_rate"].default == 1.0
     assert newton_defaults["damping"].default == 0.0
     assert newton_defaults["linesearch"].default is False
+    newton_cg_defaults = inspect.signature(OPTIMIZERS["newton_cg"].factory).parameters
+    assert newton_cg_defaults["linesearch"].default is True  # N&W Alg. 7.1 searches
+
+
+# (entry, static arguments of a YAML entry, runs a line search: skipped on stochastic problems)
+LINE_SEARCH_CASES = [
+    ("newton", {}, False),  # default: the pure unit step, subsampled Newton on a mini-batch
+    ("newton", {"damping": 1.0}, False),
+    ("newton", {"linesearch": False}, False),
+    ("newton", {"linesearch": True}, True),
+    ("newton_cg", {}, True),  # its line search is on by default
+    ("newton_cg", {"linesearch": True, "max_cg_steps": 5}, True),
+    ("newton_cg", {"linesearch": False}, False),
+    ("bfgs", {}, True),
+    ("lbfgs", {"memory_size": 3}, True),
+    ("cg", {}, True),
+    ("cg", {"linesearch": "exact"}, True),
+    ("optax.lbfgs", {}, True),
+    ("gd", {}, False),
+    ("adam", {}, False),
+    ("optax.adam", {}, False),
+    ("optax.polyak_sgd", {}, False),  # uses value= of the step's batch, no search
+]
+
+
+@pytest.mark.parametrize(("name", "static", "searches"), LINE_SEARCH_CASES)
+def test_line_search_capability_is_a_function_of_static_arguments(name, static, searches):
+    assert OPTIMIZERS[name].deterministic_only_for(static) is searches
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_capability_without_a_switch_is_the_declared_flag(name):
+    entry = OPTIMIZERS[name]
+    if entry.line_search_argument is None:
+        assert entry.deterministic_only_for({}) is entry.deterministic_only
+    else:
+        # A switch is static (decided per cell, before tracing) and has a default to honor.
+        assert entry.line_search_argument not in entry.sweepable
+        param = inspect.signature(entry.factory).parameters[entry.line_search_argument]
+        assert entry.deterministic_only_for({}) is bool(param.default)
+
+
+def test_line_search_argument_is_checked_when_declared():
+    with pytest.raises(ValueError, match="not a factory parameter"):
+        Optimizer(name="x", factory=OPTIMIZERS["newton"].factory, line_search_argument="ls")
+    with pytest.raises(ValueError, match="static"):
+        Optimizer(
+            name="x",
+            factory=OPTIMIZERS["newton"].factory,
+            sweepable=frozenset({"linesearch"}),
+            line_search_argument="linesearch",
+        )
+
+
+def test_newton_line_search_switch_changes_the_evaluations_made():
+    """The declared switch is the real one: with it off, newton makes no value_fn trial."""
+    x = X0
+    value, grad = jax.value_and_grad(loss)(x)
+    entry = OPTIMIZERS["newton"]
+    for static, searches in ((dict(), False), ({"linesearch": True}, True)):
+        tx = entry.factory(**static)
+        _, state = tx.update(grad, tx.init(x), x, value=value, grad=grad, value_fn=loss)
+        extra, _ = entry.count_evals(state)
+        assert (int(extra) > 0) is searches is entry.deterministic_only_for(static)
 
 
 def test_schedule_capability_is_read_from_the_signature():

@@ -328,3 +328,102 @@ def test_iterating_far_past_convergence_stays_finite(name):
         x, state = step(x, state)
         assert np.all(np.isfinite(np.asarray(x)))
     assert float(jnp.linalg.norm(x)) <= 1e-12
+
+
+# ------------------------------------------------------------ past convergence: no burned evals
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("newton", {"linesearch": True}),
+        ("bfgs", {}),
+        ("lbfgs", {}),
+        ("cg", {}),
+        ("cg", {"linesearch": "exact"}),
+    ],
+)
+def test_line_searches_do_not_burn_their_budget_after_convergence(name, kwargs):
+    """On f = (x - c).A(x - c)/2 + 1 (20-d, condition 1e3, f* = 1), 500 steps converge f to
+    rounding (all of them by step ~300). Before the stall guard, lbfgs's and both cg's
+    searches then failed by rounding at every step and spent their whole budget (30 trials)
+    for step 0. Now a converged search spends nothing, or the few trials a Wolfe zoom needs
+    to shrink its bracket below rounding (values a few ulps apart give it no decrease to
+    find)."""
+    rng = np.random.default_rng(3)
+    q, _ = np.linalg.qr(rng.normal(size=(20, 20)))
+    a = jnp.asarray(q @ np.diag(np.logspace(0, 3, 20)) @ q.T)
+    c = jnp.asarray(rng.normal(size=20))
+
+    def shifted(x):
+        return 0.5 * (x - c) @ (a @ (x - c)) + 1.0
+
+    entry = OPTIMIZERS[name]
+    tx = entry.factory(**kwargs)
+
+    @jax.jit
+    def run(x0):
+        def step(carry, _):
+            x, state = carry
+            value, grad = jax.value_and_grad(shifted)(x)
+            updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=shifted)
+            x = optax.apply_updates(x, updates)
+            return (x, state), (shifted(x), entry.count_evals(state)[0])
+
+        (_, state), history = jax.lax.scan(step, (x0, tx.init(x0)), None, length=500)
+        return state, history
+
+    state, (values, evals) = run(jnp.zeros(20))
+    values, evals = np.asarray(values), np.asarray(evals)
+    assert np.all(np.isfinite(values))
+    # Zero steps (s = 0, y = 0) are skipped as curvature pairs, never divided by.
+    assert all(np.all(np.isfinite(np.asarray(leaf))) for leaf in jax.tree.leaves(state))
+    assert values[-1] - 1.0 <= 1e-13
+    late = evals[-100:]
+    assert late.max() <= 15, late  # was 30 at every step for lbfgs and cg
+    if name in ("newton", "bfgs") or kwargs.get("linesearch") == "exact":
+        assert late.max() <= 1, late
+
+
+# ------------------------------------------------------------------- newton_cg: Hessian-free
+
+
+def _avals(jaxpr):
+    """Abstract values of every equation output, inside while/cond/scan/pjit bodies too."""
+    from jax.extend.core import jaxprs_in_params
+
+    for eqn in jaxpr.eqns:
+        for var in eqn.outvars:
+            yield var.aval
+        for sub in jaxprs_in_params(eqn.params):
+            yield from _avals(sub)
+
+
+def _square_shapes(tx, n):
+    """Shapes with two or more axes of size >= n among the intermediates of one update."""
+
+    def loss(x):
+        # Every pair of coordinates is coupled: the Hessian is dense, n x n.
+        return jnp.sum(jnp.log(jnp.cosh(x))) + 0.5 * jnp.sum(x) ** 2
+
+    x = jnp.linspace(-1.0, 1.0, n)
+
+    def update(x):
+        value, grad = jax.value_and_grad(loss)(x)
+        return tx.update(grad, tx.init(x), x, value=value, grad=grad, value_fn=loss)
+
+    closed = jax.make_jaxpr(update)(x)
+    shapes = [getattr(aval, "shape", ()) for aval in _avals(closed.jaxpr)]
+    return [s for s in shapes if sum(size >= n for size in s) >= 2], len(shapes)
+
+
+def test_newton_cg_never_builds_a_dense_hessian():
+    """One traced update at n = 3000: no intermediate array is n x n (or larger), anywhere in
+    the jaxpr, CG and line-search loops included. The same walk finds newton's Hessian, so
+    it does look inside the loops and calls."""
+    n = 3000
+    squares, count = _square_shapes(OPTIMIZERS["newton_cg"].factory(), n)
+    assert count > 50  # the walk saw the CG and Armijo loop bodies, not just the top level
+    assert squares == []
+    newton_squares, _ = _square_shapes(OPTIMIZERS["newton"].factory(), n)
+    assert (n, n) in newton_squares

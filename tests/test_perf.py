@@ -6,10 +6,11 @@ from __future__ import annotations
 import textwrap
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.tables import read_table
+from bench.tables import read_table, write_table
 
 TINY = """
     name: perf-tiny
@@ -22,6 +23,7 @@ TINY = """
         steps: 30
         python_loop_budget_s: 0.01
         baselines: [python_loop, floor]
+        goals: {max_ratio_to_floor: 1.0e+6, min_speedup_over_python_loop: 1.0e-6}
       - name: lbfgs-rosenbrock
         problem: {kind: rosenbrock, dim: 2}
         optimizer: {kind: lbfgs}
@@ -29,13 +31,31 @@ TINY = """
         target: 1.0e-8
         baselines: [floor, scipy]
         scipy: L-BFGS-B
+        goals: {min_speedup_over_scipy: 1.0e+9}
 """
 
 
 def test_perf_writes_every_method_of_every_cell(tmp_path):
     config = tmp_path / "perf.yaml"
     config.write_text(textwrap.dedent(TINY))
-    assert main(["perf", str(config), "--out", str(tmp_path)]) == 0
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    timing = {
+        "total_s": 12.5,
+        "compile_s": 5.0,
+        "run_s": 7.0,
+        "compile_share": 0.4,
+        "cells_run": 3,
+        "xla_compiles": 2,
+        "cache_hits": 1,
+        "slowest_cell": {"problem": "p", "optimizer": "o", "compile_s": 1.0, "run_s": 4.0},
+    }
+    write_table(
+        pd.DataFrame({"problem": ["p"]}),
+        bench / "runs.parquet",
+        {"environment": {"git_commit": "abc"}, "timing": timing},
+    )
+    assert main(["perf", str(config), "--out", str(tmp_path), "--bench", str(bench)]) == 0
     table, meta = read_table(tmp_path / "perf.parquet")
     methods = table.groupby("cell")["method"].agg(list).to_dict()
     assert methods["gd-bowl"] == ["runner", "python_loop", "floor"]
@@ -53,7 +73,15 @@ def test_perf_writes_every_method_of_every_cell(tmp_path):
     scipy_row = table[table["method"] == "scipy L-BFGS-B"].iloc[0]
     assert scipy_row["final_gap"] <= 1e-8
     assert "0 XLA compile(s); results changed" in " ".join(meta["perf"]["notes"])
-    assert (tmp_path / "perf.md").read_text().count("## ") >= 2
+    report = (tmp_path / "perf.md").read_text()
+    assert report.count("## ") >= 2
+    # Declared goals get a verdict each, computed from the measured run seconds.
+    goals = report.split("## Goals")[1].split("## ")[0]
+    assert goals.count("| yes |") == 2 and goals.count("| **no** |") == 1
+    ratio = gd.loc["runner", "run_s"] / gd.loc["floor", "run_s"]
+    assert f"| gd-bowl | runner / floor run seconds <= 1e+06 | {ratio:.3g} | yes |" in goals
+    # The suite timing quoted from the bench folder's metadata.
+    assert "12.5 s for 3 cells run" in report and "p x o" in report
 
 
 @pytest.mark.parametrize(
@@ -72,6 +100,16 @@ def test_perf_writes_every_method_of_every_cell(tmp_path):
             "scipy must be one of",
         ),
         ("{problem: {kind: rosenbrok}, optimizer: {kind: lbfgs}}", "did you mean 'rosenbrock'"),
+        (
+            "{problem: {kind: rosenbrock}, optimizer: {kind: lbfgs}, "
+            "goals: {max_ratio_to_flor: 1.3}}",
+            "did you mean 'max_ratio_to_floor'",
+        ),
+        (
+            "{problem: {kind: rosenbrock}, optimizer: {kind: lbfgs}, "
+            "goals: {max_ratio_to_floor: -1}}",
+            "must be a positive number",
+        ),
     ],
 )
 def test_bad_perf_config_exits_2(tmp_path, capsys, cell, phrase):

@@ -68,6 +68,8 @@ def test_wrong_f_star_fails_with_the_numbers():
     status, text = run_check([problem])
     assert status == 1
     assert "loss 0, |loss - f*| 1" in text and "FAIL" in text
+    # The failing criterion is named, with its threshold: 1e-8 * (1 + |f*|).
+    assert "failed: value |loss(x*) - f*| 1 > 1e-08 * (1 + |f*|) = 2e-08  FAIL" in text
     assert "1 of 1 problems FAILED: expression" in text
 
 
@@ -75,6 +77,7 @@ def test_f_star_above_sampled_points_fails():
     problem = PROBLEMS["expression"](formula="sum(x**2)", dim=2, f_star=1.0, bounds=[[-1, 1]])
     status, text = run_check([problem])
     assert status == 1 and "f* = 1 is not a lower bound: a sampled point has loss" in text
+    assert "failed: lower bound, loss below f* by more than 1e-08 * (1 + |f*|) = 2e-08" in text
 
 
 def test_non_stationary_x_star_fails_with_the_numbers():
@@ -86,6 +89,26 @@ def test_non_stationary_x_star_fails_with_the_numbers():
     failed = [line for line in text.splitlines() if line.endswith("FAIL") and "x*" in line]
     assert len(failed) == 1 and failed[0].startswith("  x*[1] = (3 2.1)")
     assert "|grad| 4.17" in failed[0] and "|loss - f*| 0.178" in failed[0]
+    assert "failed: value |loss(x*) - f*| 0.178 > 1e-08 * (1 + |f*|) = 1e-08" in failed[0]
+    # The threshold scales with the largest Hessian eigenvalue there (83.7).
+    assert "stationarity |grad| 4.17 > 1e-06 * max(1, max |eigenvalue|) = 8.37e-05" in failed[0]
+    assert "curvature class" not in failed[0]
+
+
+def test_coordinates_print_with_enough_digits_to_tell_a_wrong_claim():
+    """A claimed x* of (1.001, -0.5) once printed as (1 -0.5), hiding the mistake."""
+    problem = PROBLEMS["expression"](
+        formula="(x[0] - 1)**2 + (x[1] + 0.5)**2",
+        f_star=0.0,
+        x_star=[[1.001, -0.5], [1.0, -0.5], [1.23456789012, -0.5]],
+    )
+    status, text = run_check([problem])
+    assert status == 1
+    lines = {line.split(" = ")[0].strip(): line for line in text.splitlines() if "x*[" in line}
+    assert lines["x*[0]"].startswith("  x*[0] = (1.001 -0.5): ")
+    assert lines["x*[0]"].endswith("FAIL") and "stationarity |grad| 0.002 > " in lines["x*[0]"]
+    assert lines["x*[1]"].startswith("  x*[1] = (1 -0.5): ") and lines["x*[1]"].endswith("ok")
+    assert lines["x*[2]"].startswith("  x*[2] = (1.23456789 -0.5): ")
 
 
 def test_saddle_claimed_as_minimum_fails():
@@ -93,6 +116,8 @@ def test_saddle_claimed_as_minimum_fails():
     status, text = run_check([problem])
     assert status == 1
     assert "Hessian eigenvalues -2 2: saddle" in text
+    assert "failed: curvature class saddle, not a minimum: an eigenvalue below -1e-08" in text
+    assert "stationarity" not in text and "value |loss" not in text
 
 
 def test_degenerate_minimum_passes_with_its_label():
@@ -132,7 +157,10 @@ def test_wrong_gradient_fails():
     assert line.startswith(
         "  gradient vs central differences (coordinate), relative error: start 0.333"
     )
-    assert line.endswith("FAIL")
+    assert line.endswith(
+        "; failed: gradient, relative error above 1e-05 and above the "
+        "rounding noise of the differences  FAIL"
+    )
 
 
 def test_crashing_problem_is_a_failure_not_a_crash():

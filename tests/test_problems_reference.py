@@ -82,8 +82,14 @@ def saddle_ref(v):
     return v[0] ** 2 / 2 + v[1] ** 4 / 4 - v[1] ** 2 / 2
 
 
-def plateau_ref(v, width=1.0):
-    return 1 - np.exp(-sum(t**2 for t in v) / (2 * width**2))
+def plateau_widths(dim, width=1.0, aspect=5.0):
+    # log-spaced from width down to width / aspect, written out without geomspace
+    return [width * aspect ** (-i / (dim - 1)) if dim > 1 else width for i in range(dim)]
+
+
+def plateau_ref(v, width=1.0, aspect=5.0):
+    widths = plateau_widths(len(v), width, aspect)
+    return 1 - np.exp(-sum((t / w) ** 2 for t, w in zip(v, widths, strict=True)) / 2)
 
 
 def himmelblau_hessian(v):
@@ -136,12 +142,19 @@ SURFACES = (
     # Not differentiable at x* = 0: the documented convention is the cosine part's Hessian.
     ("ackley-3d", "ackley", {"dim": 3}, ackley_ref, lambda v: 4 * np.pi**2 * np.e / 3 * np.eye(3)),
     ("saddle", "saddle", {}, saddle_ref, lambda v: np.diag([1.0, 3 * v[1] ** 2 - 1])),
-    ("plateau", "plateau", {}, plateau_ref, lambda v: np.eye(2)),
+    ("plateau", "plateau", {}, plateau_ref, lambda v: np.diag([1.0, 25.0])),
     (
         "plateau-wide",
         "plateau",
-        {"dim": 3, "width": 2.0},
-        lambda v: plateau_ref(v, 2.0),
+        {"dim": 3, "width": 2.0, "aspect": 4.0},
+        lambda v: plateau_ref(v, 2.0, 4.0),
+        lambda v: np.diag([1 / 4, 1.0, 4.0]),  # widths 2, 1, 1/2
+    ),
+    (
+        "plateau-round",
+        "plateau",
+        {"dim": 3, "width": 2.0, "aspect": 1.0},
+        lambda v: 1 - np.exp(-sum(t**2 for t in v) / 8),
         lambda v: np.eye(3) / 4,
     ),
     (
@@ -350,10 +363,23 @@ def test_saddle_start_is_next_to_the_saddle():
 
 
 def test_plateau_is_flat_at_the_start():
-    problem = PROBLEMS["plateau"](dim=3, width=0.5, start_distance=4.0)
+    problem = PROBLEMS["plateau"](dim=3, width=0.5, aspect=4.0, start_distance=4.0)
+    widths = np.array([0.5, 0.25, 0.125])
     x0 = np.asarray(problem.init(jax.random.key(0)))
-    assert np.linalg.norm(x0) == pytest.approx(2.0)
+    assert np.linalg.norm(x0 / widths) == pytest.approx(4.0)  # whitened radius
     grad = np.asarray(jax.jit(jax.grad(problem.objective))(jnp.asarray(x0)))
-    # |grad| = r / w^2 exp(-r^2 / (2 w^2)) at distance r
-    assert np.linalg.norm(grad) == pytest.approx(2.0 / 0.25 * np.exp(-8.0), rel=1e-10)
-    np.testing.assert_allclose(grad, complex_step_gradient(lambda v: plateau_ref(v, 0.5), x0))
+    # grad = exp(-r^2 / 2) x / w^2 at whitened radius r
+    np.testing.assert_allclose(grad, np.exp(-8.0) * x0 / widths**2, rtol=1e-10)
+    np.testing.assert_allclose(
+        grad, complex_step_gradient(lambda v: plateau_ref(v, 0.5, 4.0), x0), rtol=1e-10
+    )
+
+
+def test_plateau_steepest_descent_misses_the_minimum():
+    # Elongated: the line along -grad f from a generic start passes the minimum at a distance,
+    # so no single exact line search solves it (the round well would be solved in one).
+    problem = PROBLEMS["plateau"]()
+    x0 = np.asarray(problem.init(jax.random.key(3)))
+    direction = -np.asarray(jax.grad(problem.objective)(jnp.asarray(x0)))
+    closest = x0 - (x0 @ direction) / (direction @ direction) * direction
+    assert np.linalg.norm(closest) > 0.1 * np.linalg.norm(x0)

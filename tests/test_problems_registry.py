@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+import scipy.stats
 
 import problems
 from problems import EXAMPLE_ARGUMENTS, PROBLEMS, Problem
@@ -291,16 +292,32 @@ def test_sampler_draws_batches_of_the_data(name):
     assert set(batch) == set(problem.data)
     assert batch["X"].shape == (batch_size, problem.data["X"].shape[1])
     assert batch["y"].shape == (batch_size,)
-    # each drawn row is a row of the data, and none twice (without replacement)
+    # each drawn row is a row of the data, with its own label
     matches = np.all(np.asarray(batch["X"])[:, None, :] == problem.data["X"][None, :, :], axis=2)
     assert np.all(matches.any(axis=1))
     first_match = matches.argmax(axis=1)
-    assert len(set(first_match)) == batch_size
     np.testing.assert_array_equal(batch["y"], problem.data["y"][first_match])
     other = sample(problem.data, jax.random.key(1))
     assert not np.array_equal(np.asarray(other["X"]), np.asarray(batch["X"]))
     value = jax.jit(problem.loss)(problem.init(jax.random.key(0)), batch)
     assert value.shape == () and np.isfinite(value)
+
+
+def test_sampler_draws_rows_uniformly():
+    # i.i.d. uniform rows: over many batches every row's count is Binomial(draws, 1/m); a
+    # chi-square test (scipy) rejects a sampler that favours some rows or misses any.
+    problem = build("logistic-synthetic")
+    num_rows = problem.data["X"].shape[0]
+    keys = jax.random.split(jax.random.key(0), 400)
+    batches = jax.jit(jax.vmap(problem.sample, in_axes=(None, 0)))(problem.data, keys)
+    rows = np.all(
+        np.asarray(batches["X"]).reshape(-1, 1, problem.data["X"].shape[1])
+        == problem.data["X"][None, :, :],
+        axis=2,
+    ).argmax(axis=1)
+    counts = np.bincount(rows, minlength=num_rows)
+    assert counts.sum() == 400 * 32
+    assert scipy.stats.chisquare(counts).pvalue > 1e-3
 
 
 def test_sampler_is_none_for_the_full_batch():

@@ -35,6 +35,7 @@ BAD_ARGUMENTS = (
     ("saddle_nd", {"dim": 3, "negative_directions": 4}, "negative_directions must be <= dim = 3"),
     ("plateau", {"width": -1.0}, "width must be > 0, got -1"),
     ("plateau", {"start_distance": -1.0}, "start_distance must be >= 0, got -1"),
+    ("plateau", {"aspect": 0.5}, "aspect must be >= 1, got 0.5"),
     ("least_squares", {"dataset": "iris"}, "dataset must be one of 'synthetic', 'diabetes'"),
     ("least_squares", {"n_samples": 5, "n_features": 10}, "n_samples must be >= n_features = 10"),
     ("least_squares", {"noise": -0.1}, "noise must be >= 0, got -0.1"),

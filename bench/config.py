@@ -538,7 +538,12 @@ def _default_point(
         return None
     point: dict[str, float] = {}
     for name in grid:
-        value = spec.get(name, params[name].default)
+        if name in spec:
+            value = spec[name]
+        elif len(grid[name]) == 1:
+            value = grid[name][0]  # written once: a fixed value, for tuned and untuned alike
+        else:
+            value = params[name].default
         value, problem = coerce(Param(name, "float", False, None), value)
         if problem or value is None:
             return None  # no default for this swept parameter: the entry has no untuned point

@@ -47,7 +47,14 @@ PROTOCOL = [
     "Steps and evaluations to target are medians over seeds of the first step at which the "
     "gap reached the target; a run that never did counts as infinite, so '-' means more "
     "than half of the seeds never reached it. Evaluations count function and gradient "
-    "evaluations, line-search trials included (Hessian evaluations apart).",
+    "evaluations, line-search trials included (Hessian evaluations apart). On a "
+    "deterministic problem the gap is known at every step; on a mini-batch problem the full "
+    "objective is evaluated on the recording grid only, so its first hit is the first "
+    "recorded step at or below the target.",
+    "A run's status is `converged` once its gap first reaches the target (a first hitting "
+    "time, as in COCO), even if its gap rises again later (its final gap, which the score "
+    "uses, tells the rest); `diverged` runs became non-finite, whether or not they had "
+    "reached the target, and were frozen there; `max_steps` runs never reached it.",
     "The default setting is the entry's untuned point (its factory's defaults where they "
     "are in the grid); '-' where the grid does not contain one.",
     "Compile and run seconds are per cell: all settings and seeds of one entry on one "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
@@ -90,10 +91,24 @@ def quadratic(
     hessian = rotation.T @ (eigenvalues[:, None] * rotation)
     hessian = 0.5 * (hessian + hessian.T)
 
+    @jax.custom_jvp
+    def quadratic_form(x: Array) -> Array:
+        return 0.5 * jnp.dot(x, jnp.asarray(hessian, x.dtype) @ x)
+
+    @quadratic_form.defjvp
+    def quadratic_form_jvp(primals, tangents):
+        # d(x^T H x / 2) = (H x) . dx for symmetric H: the gradient reuses the one product
+        # H x of the value, where plain reverse mode would compute H^T x again (half the
+        # arithmetic of every step on this problem). Differentiable again for the Hessian.
+        (x,), (dx,) = primals, tangents
+        hx = jnp.asarray(hessian, x.dtype) @ x
+        return 0.5 * jnp.dot(x, hx), jnp.dot(hx, dx)
+
     def loss(x: Array, batch: Batch = None) -> Array:
         del batch
-        value = 0.5 * jnp.dot(x, jnp.asarray(hessian, x.dtype) @ x)
-        return propagate_nan(value, x)
+        # NaN anywhere in x reaches every entry of H x (0 * NaN is NaN), so the value is NaN
+        # without a separate check, a per-step reduction saved.
+        return quadratic_form(x)
 
     if condition_number == 1.0:
         description = f"isotropic bowl 1/2 |x|^2 in {dim}-d"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bench.cli import main
-from bench.config import read_yaml
+from bench.config import load_suite, read_yaml
 from bench.perf import load_perf_config
 from optimizers import HAND_WRITTEN, OPTIMIZERS
 from problems import PROBLEMS
@@ -67,3 +67,16 @@ def test_default_suite_runs_each_first_order_method_beside_its_optax_twin(method
     # compared like with like: the same tuning grid and the same untuned point
     assert mine[0]["learning_rate"] == twins[0]["learning_rate"]
     assert mine[0].get("default") == twins[0].get("default")
+
+
+def test_every_entry_of_the_default_suite_has_its_untuned_point_in_the_grid():
+    # The report shows each entry at its tuned AND its default setting; a fixed argument
+    # written once (optax.sgd's momentum: 0.9) belongs to both.
+    suite = load_suite(DEFAULT)
+    missing = [s.name for s in suite.optimizers if s.default_index() is None]
+    assert missing == []
+    momentum = next(s for s in suite.optimizers if s.name == "optax.sgd+momentum")
+    assert momentum.settings()[momentum.default_index()] == {
+        "momentum": 0.9,
+        "learning_rate": 1e-2,
+    }

@@ -7,7 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from scipy.special import erf, log_softmax
+from scipy.special import erf, expit, log_softmax, softmax
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits
 from sklearn.linear_model import LinearRegression, LogisticRegression
 from sklearn.preprocessing import StandardScaler
@@ -72,6 +72,53 @@ def test_least_squares_against_scikit_learn(dataset):
     np.testing.assert_allclose(hessian, features.T @ features / m, rtol=1e-10, atol=1e-14)
 
 
+def diabetes_standardized():
+    """scikit-learn's diabetes data, features and target standardized (population std)."""
+    bunch = load_diabetes()
+    target = bunch.target
+    return StandardScaler().fit_transform(bunch.data), (target - target.mean()) / target.std()
+
+
+@pytest.mark.parametrize(
+    ("dataset", "kwargs"),
+    (
+        ("diabetes", {"dataset": "diabetes"}),
+        ("synthetic", {}),
+        ("synthetic-small", {"n_samples": 40, "n_features": 3, "noise": 0.5, "seed": 2}),
+    ),
+)
+def test_least_squares_at_the_start_and_the_minimum(dataset, kwargs):
+    problem = PROBLEMS["least_squares"](**kwargs)
+    if dataset == "diabetes":
+        features, target = diabetes_standardized()
+    else:
+        features, target = problem.data["X"], problem.data["y"]
+        assert features.shape == (kwargs.get("n_samples", 200), kwargs.get("n_features", 10))
+    m, d = features.shape
+    for key in (0, 1):  # the documented start w = 0, for every seed
+        np.testing.assert_array_equal(problem.init(jax.random.key(key)), np.zeros(d))
+    value, grad = jax.jit(jax.value_and_grad(problem.objective))(jnp.zeros(d))
+    # at w = 0: f = |y|^2 / (2m), grad f = -X^T y / m
+    assert float(value) == pytest.approx(0.5 * np.mean(target**2), rel=1e-13)
+    np.testing.assert_allclose(grad, -features.T @ target / m, rtol=1e-10, atol=1e-14)
+    hessian = jax.jit(jax.hessian(problem.objective))(jnp.asarray(problem.x_star[0]))
+    if dataset == "diabetes":
+        # standardized columns and target: f(0) = var(y) / 2 = 1/2, -grad f(0) holds the
+        # correlations of the features with the target, the Hessian is their correlation matrix
+        raw = load_diabetes()
+        assert float(value) == pytest.approx(0.5, rel=1e-13)
+        correlations = [np.corrcoef(column, raw.target)[0, 1] for column in raw.data.T]
+        np.testing.assert_allclose(-np.asarray(grad), correlations, rtol=1e-10, atol=1e-14)
+        np.testing.assert_allclose(hessian, np.corrcoef(raw.data.T), rtol=1e-10, atol=1e-14)
+        # x*: the raw-data fit (with intercept), its coefficients rescaled to standard units
+        fit = LinearRegression().fit(raw.data, raw.target)
+        w_star = fit.coef_ * raw.data.std(axis=0) / raw.target.std()
+        np.testing.assert_allclose(problem.x_star[0], w_star, rtol=1e-8, atol=1e-10)
+    else:
+        np.testing.assert_allclose(hessian, features.T @ features / m, rtol=1e-10, atol=1e-14)
+    assert np.all(np.linalg.eigvalsh(np.asarray(hessian)) > 0)
+
+
 # --- logistic regression ---------------------------------------------------------------
 
 
@@ -133,6 +180,42 @@ def test_logistic_value_gradient_and_hessian_against_closed_forms():
     np.testing.assert_allclose(
         jax.jit(jax.hessian(problem.objective))(jnp.asarray(theta)), expected_hessian, rtol=1e-10
     )
+
+
+@pytest.mark.parametrize("l2", (None, 1e-2))
+def test_logistic_breast_cancer_against_closed_forms(l2):
+    """The default data from scikit-learn's loader, standardized by StandardScaler."""
+    problem = PROBLEMS["logistic"]() if l2 is None else PROBLEMS["logistic"](l2=l2)
+    l2 = 1e-3 if l2 is None else l2  # the documented default
+    bunch = load_breast_cancer()
+    features, labels = StandardScaler().fit_transform(bunch.data), bunch.target
+    m, d = features.shape
+    design = np.hstack([features, np.ones((m, 1))])  # theta = (w_1, ..., w_d, b)
+    penalty = np.append(np.ones(d), 0.0)  # l2 / 2 |w|^2: the intercept is not penalized
+
+    def grad_ref(theta):  # the mean of (p_i - y_i) (x_i, 1), plus l2 w
+        return design.T @ (expit(design @ theta) - labels) / m + l2 * penalty * theta
+
+    for key in (0, 1):  # the documented start 0, for every seed
+        np.testing.assert_array_equal(problem.init(jax.random.key(key)), np.zeros(d + 1))
+    value, grad = jax.jit(jax.value_and_grad(problem.objective))(jnp.zeros(d + 1))
+    assert float(value) == pytest.approx(np.log(2.0), rel=1e-14)
+    # at 0 every p_i = 1/2: grad = -X^T (y - 1/2) / m, and 1/2 - 357/569 for the intercept
+    np.testing.assert_allclose(grad, grad_ref(np.zeros(d + 1)), rtol=1e-11, atol=1e-15)
+    np.testing.assert_allclose(grad, -design.T @ (labels - 0.5) / m, rtol=1e-11, atol=1e-15)
+    assert float(grad[-1]) == pytest.approx(0.5 - 357 / 569, rel=1e-12)
+    # x*: stationary for the closed-form gradient; Hessian X^T diag(p (1 - p)) X / m + l2 P
+    theta = problem.x_star[0]
+    assert np.max(np.abs(grad_ref(theta))) < 1e-10
+    p = expit(design @ theta)
+    expected_hessian = (design.T * (p * (1 - p))) @ design / m + l2 * np.diag(penalty)
+    np.testing.assert_allclose(
+        jax.jit(jax.hessian(problem.objective))(jnp.asarray(theta)),
+        expected_hessian,
+        rtol=1e-10,
+        atol=1e-14,
+    )
+    assert np.all(np.linalg.eigvalsh(expected_hessian) > 0)
 
 
 def test_logistic_loss_is_finite_for_huge_margins():
@@ -217,6 +300,96 @@ def test_mlp_against_numpy_forward_pass(name, kwargs, sizes, activation):
                 lambda t: mlp_ref(t, features, labels, sizes, activation, l2), x0, direction
             )
             assert float(np.asarray(grad) @ direction) == pytest.approx(expected, rel=1e-9)
+
+
+def gelu_derivative(h):
+    """d/dh of h Phi(h): Phi(h) + h phi(h), with the standard normal cdf Phi and pdf phi."""
+    return 0.5 * (1.0 + erf(h / np.sqrt(2.0))) + h * np.exp(-(h**2) / 2) / np.sqrt(2 * np.pi)
+
+
+ACTIVATION_DERIVATIVES = {
+    "tanh": lambda h: 1.0 - np.tanh(h) ** 2,
+    "relu": lambda h: (h > 0).astype(np.float64),
+    "gelu": gelu_derivative,
+    "sigmoid": lambda h: expit(h) * (1.0 - expit(h)),
+    "softplus": expit,
+}
+
+
+def mlp_ref_grad(theta, features, labels, sizes, activation, l2=0.0):
+    """grad of mlp_ref by backpropagation written out: the same layout, layer by layer."""
+    layers, offset = [], 0
+    for fan_in, fan_out in itertools.pairwise(sizes):
+        weights = theta[offset : offset + fan_in * fan_out].reshape(fan_in, fan_out)
+        offset += fan_in * fan_out
+        layers.append((weights, theta[offset : offset + fan_out]))
+        offset += fan_out
+    inputs, pre_activations, hidden = [], [], features
+    for i, (weights, bias) in enumerate(layers):
+        inputs.append(hidden)
+        hidden = hidden @ weights + bias
+        if i < len(layers) - 1:
+            pre_activations.append(hidden)
+            hidden = ACTIVATIONS_REF[activation](hidden)
+    m = len(labels)
+    delta = (softmax(hidden, axis=1) - np.eye(sizes[-1])[labels]) / m  # d loss / d logits
+    pieces = []
+    for i in reversed(range(len(layers))):
+        weights, _ = layers[i]
+        pieces[:0] = [(inputs[i].T @ delta + l2 * weights).ravel(), delta.sum(axis=0)]
+        if i > 0:
+            slope = ACTIVATION_DERIVATIVES[activation](pre_activations[i - 1])
+            delta = (delta @ weights.T) * slope
+    return np.concatenate(pieces)
+
+
+MLP_GRADIENT_CASES = (
+    *MLP_CASES,
+    ("digits-default", {}, (64, 32, 10), "tanh"),
+    (
+        "sigmoid",
+        {"dataset": "synthetic", "hidden_sizes": (5, 4), "activation": "sigmoid", "l2": 0.01},
+        (16, 5, 4, 4),
+        "sigmoid",
+    ),
+    (
+        "softplus",
+        {"dataset": "synthetic", "hidden_sizes": (5,), "activation": "softplus"},
+        (16, 5, 4),
+        "softplus",
+    ),
+    (
+        "softmax-regression",
+        {"dataset": "synthetic", "hidden_sizes": (), "l2": 0.1},
+        (16, 4),
+        "tanh",
+    ),
+)
+
+
+@pytest.mark.parametrize(("name", "kwargs", "sizes", "activation"), MLP_GRADIENT_CASES)
+def test_mlp_gradient_against_numpy_backpropagation(name, kwargs, sizes, activation):
+    problem = PROBLEMS["mlp"](**kwargs)
+    if kwargs.get("dataset", "digits") == "digits":  # from scikit-learn's loader
+        features, labels = load_digits().data / 16.0, load_digits().target
+    else:
+        features, labels = problem.data["X"], problem.data["y"]
+    l2 = kwargs.get("l2", 0.0)
+    value_and_grad = jax.jit(jax.value_and_grad(problem.objective))
+    x0 = np.asarray(problem.init(jax.random.key(0)))
+    # x0 has zero biases: also a point with non-zero ones
+    moved = x0 + 0.1 * np.random.default_rng(1).standard_normal(problem.dim)
+    for theta in (x0, moved):
+        value, grad = value_and_grad(jnp.asarray(theta))
+        assert float(value) == pytest.approx(
+            mlp_ref(theta, features, labels, sizes, activation, l2), rel=1e-12
+        )
+        np.testing.assert_allclose(
+            grad,
+            mlp_ref_grad(theta, features, labels, sizes, activation, l2),
+            rtol=1e-9,
+            atol=1e-13,
+        )
 
 
 def test_mlp_start_is_glorot_uniform_with_zero_biases():

@@ -93,7 +93,7 @@ def quadratic(
 
     @jax.custom_jvp
     def quadratic_form(x: Array) -> Array:
-        return 0.5 * jnp.sum(x * (jnp.asarray(hessian, x.dtype) @ x))
+        return 0.5 * jnp.sum(x * (x @ jnp.asarray(hessian, x.dtype)))
 
     @quadratic_form.defjvp
     def quadratic_form_jvp(primals, tangents):
@@ -101,7 +101,9 @@ def quadratic(
         # H x of the value, where plain reverse mode would compute H^T x again (half the
         # arithmetic of every step on this problem). Differentiable again for the Hessian.
         (x,), (dx,) = primals, tangents
-        hx = jnp.asarray(hessian, x.dtype) @ x
+        # x @ H (= H x, H being symmetric): under vmap the batch of rows times H comes out
+        # in the batch's own layout, with no transpose before the sums below.
+        hx = x @ jnp.asarray(hessian, x.dtype)
         # Sums of products rather than dots: under vmap a dot of two batched vectors is a
         # batched matrix product (a transpose and a kernel call per step); a sum fuses.
         return 0.5 * jnp.sum(x * hx), jnp.sum(hx * dx)

@@ -72,6 +72,9 @@ def test_perf_writes_every_method_of_every_cell(tmp_path):
     np.testing.assert_allclose(gd["final_gap"], gd.loc["runner", "final_gap"], rtol=1e-9)
     scipy_row = table[table["method"] == "scipy L-BFGS-B"].iloc[0]
     assert scipy_row["final_gap"] <= 1e-8
+    # the runner is timed to the same gap, not merely to the step count its sweep needed
+    to_target = table[table["method"] == "runner (to target)"].iloc[0]
+    assert to_target["final_gap"] <= 1e-8 and to_target["steps"] >= 1
     assert "0 XLA compile(s); results changed" in " ".join(meta["perf"]["notes"])
     report = (tmp_path / "perf.md").read_text()
     assert report.count("## ") >= 2

@@ -38,6 +38,7 @@ from bench.summary import (
     setting_summary,
     target_costs,
 )
+from optimizers import OPTAX_OPTIMIZERS
 
 # Gaps at or below this are rounding noise around f*; drawn at the floor of the log axis.
 GAP_FLOOR = 1e-16
@@ -79,21 +80,21 @@ MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 LIBRARY_DASHES = (0, (5, 2.5))
 
 
-def is_library_entry(name: str) -> bool:
-    """An entry wrapping a library's optimizer (``optax.adam``): named library.name."""
-    return "." in name
-
-
-def optimizer_styles(names: Sequence[str]) -> dict[str, dict[str, Any]]:
+def optimizer_styles(
+    names: Sequence[str], kinds: Mapping[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
     """A distinct (color, line style, marker) per optimizer, stable across figures.
 
     Colors follow the order of the suite (24 distinct ones, no grey; beyond 24 they repeat
     with other markers). Hand-written entries are solid; library entries (``optax.*``)
     dashed and drawn on top, so an entry and its Optax twin both show where they coincide.
+    ``kinds``: each entry's registry kind (an entry's name defaults to its kind); whether it
+    is a library's optimizer is read from the registry, not guessed from the name.
     """
+    kinds = kinds or {}
     styles = {}
     for index, name in enumerate(names):
-        library = is_library_entry(name)
+        library = kinds.get(name, name) in OPTAX_OPTIMIZERS
         cycle = index // len(PALETTE)
         styles[name] = {
             "color": PALETTE[index % len(PALETTE)],
@@ -1069,7 +1070,8 @@ def draw_all(results: Results, table: pd.DataFrame, plots_dir: Path) -> Figures:
     for stale in plots_dir.glob("*.png"):
         stale.unlink()
     metadata = results.metadata
-    styles = optimizer_styles(_all_optimizers(results))
+    kinds = {name: entry["kind"] for name, entry in metadata.get("optimizers", {}).items()}
+    styles = optimizer_styles(_all_optimizers(results), kinds)
     swept = None
     if metadata.get("optimizers"):
         swept = list(

@@ -151,6 +151,10 @@ def test_a_library_twin_is_dashed_over_the_solid_hand_written_line():
     # Two hand-written entries on one curve: the later is dashed (both colors show).
     assert _line("gd", "adam", styles)["linestyle"] != "-"
     assert _line("optax.adam", "adam", styles)["linestyle"] == styles["optax.adam"]["linestyle"]
+    # Library-ness comes from the entry's kind, not from a dot in its name.
+    named = optimizer_styles(["adam.v2", "sgd-momentum"], {"sgd-momentum": "optax.sgd"})
+    assert named["adam.v2"]["linestyle"] == "-"
+    assert named["sgd-momentum"]["linestyle"] != "-"
 
 
 def test_every_diverged_learning_rate_gets_a_row_per_entry():

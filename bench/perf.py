@@ -3,6 +3,8 @@
 For each cell of a perf config (a problem, an optimizer entry, seeds, steps), in one process:
 
 - runner: the suite's own compiled cell (recording, divergence checks, evaluation counts);
+- runner (records at 0 and end): the same cell without its recording grid, where a floor is
+  measured: what the records cost, apart from the checks and counts;
 - python_loop: a per-step Python loop over a jitted step, one run at a time, the way
   tutorials and most suites run (lanes are timed until a time budget is spent; the total is
   scaled from the lanes measured, and the table says how many were);
@@ -38,6 +40,7 @@ from bench.suite import compile_one, make_transform_factory
 from bench.tables import read_metadata, write_table
 
 BASELINES = ("python_loop", "floor", "scipy")
+RUNNER_END_ONLY = "runner (records at 0 and end)"
 SCIPY_METHODS = ("L-BFGS-B", "BFGS", "Newton-CG", "CG")
 CELL_KEYS = (
     "name",
@@ -186,8 +189,10 @@ def _step_function(suite: Suite):
 
     def step(hyperparams: Mapping[str, Any], x, state, key):
         tx = make_tx(hyperparams)
-        key, batch_key = jax.random.split(key)
-        batch = problem.sample(problem.data, batch_key) if problem.stochastic else problem.data
+        batch = problem.data
+        if problem.stochastic:  # a deterministic step draws nothing
+            key, batch_key = jax.random.split(key)
+            batch = problem.sample(problem.data, batch_key)
 
         def value_fn(params):
             return problem.loss(params, batch)
@@ -199,15 +204,21 @@ def _step_function(suite: Suite):
     return start, step
 
 
-def measure_runner(cell: PerfCell, repeats: int) -> dict[str, Any]:
-    """The suite's compiled cell: compile once, run ``repeats`` times."""
+def measure_runner(cell: PerfCell, repeats: int, *, end_only: bool = False) -> dict[str, Any]:
+    """The suite's compiled cell: compile once, run ``repeats`` times.
+
+    ``end_only``: the same cell recorded at the start and the end alone, which prices the
+    recording grid (on a stochastic problem each record is a full-data value and gradient).
+    """
     suite = cell.suite
+    if end_only:
+        suite = dataclasses.replace(suite, record_every=suite.steps, record_log=False)
     compiled = compile_one(suite.problems[0], suite.optimizers[0], suite)
     run_s = _median_time(lambda: compiled.run()[0].loss, repeats)
     result = compiled.result(np.asarray([0]))
     final = result.loss[..., -1] - (suite.problems[0].f_star or 0.0)
     return {
-        "method": "runner",
+        "method": RUNNER_END_ONLY if end_only else "runner",
         "compile_s": compiled.compile_s,
         "run_s": run_s,
         "lanes": len(_lanes(suite)),
@@ -439,6 +450,7 @@ def run_perf(
         if "python_loop" in cell.baselines:
             measured.append(measure_python_loop(cell))
         if "floor" in cell.baselines:
+            measured.append(measure_runner(cell, repeats, end_only=True))
             measured.append(measure_floor(cell, repeats))
         if "scipy" in cell.baselines:
             measured.append(runner_to_target(cell, runner, repeats))
@@ -542,7 +554,9 @@ def perf_markdown(table: pd.DataFrame, metadata: Mapping[str, Any]) -> str:
         "`x runner` is run seconds over the runner's in the same process (for scipy: over the "
         "runner run for exactly the steps it needs to reach the same gap). The Python loop "
         "runs one lane at a time; where it was stopped by its time budget, its total is "
-        "scaled from the lanes measured (column `lanes measured`). All methods run the same "
+        "scaled from the lanes measured (column `lanes measured`). `runner (records at 0 and "
+        "end)` is the same compiled cell without its recording grid: the gap between it and "
+        "the runner is the price of the records. All methods run the same "
         "update (the suite's transform, an Optax `GradientTransformation`) from the same "
         "start.",
         "",

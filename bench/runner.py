@@ -50,8 +50,11 @@ def record_grid(steps: int, every: int = 1, log: bool = False, points: int = 200
 
 class _Carry(NamedTuple):
     x: jax.Array
+    value: jax.Array  # loss at x on the next step's batch (deterministic: the full objective)
+    grad: jax.Array  # its gradient: the next step's, already computed (see make_run)
     opt_state: Any
-    key: jax.Array
+    key: jax.Array  # the stream the batches are drawn from (stochastic problems)
+    batch_key: jax.Array  # the key of the next step's batch
     step: jax.Array  # updates done so far
     evals: jax.Array  # function/gradient evaluations spent by those updates
     hessian_evals: jax.Array
@@ -139,13 +142,36 @@ def make_run(
     targets: np.ndarray,
     on_trace: Callable[[], None] = lambda: None,
 ) -> Callable[[Mapping[str, jax.Array], jax.Array], tuple[_Record, _Final]]:
-    """``run(hyperparams, seed)`` for one lane: the recorded metrics and the final carry."""
+    """``run(hyperparams, seed)`` for one lane: the recorded metrics and the final carry.
+
+    Each step ends by computing the next step's value and gradient at x_{t+1} (a look-ahead
+    carried to the next step, which is where it is counted as an evaluation). On a
+    deterministic problem that value is the full objective, so the divergence check, the
+    per-step target scoring and the records reuse it instead of evaluating x again.
+    """
     segment_lengths = np.diff(recording.steps)
     f_star = np.nan if problem.f_star is None else float(problem.f_star)
     data = problem.data
 
-    def full_metrics(x: jax.Array, evals: jax.Array) -> _Record:
-        loss, grad = jax.value_and_grad(problem.objective)(x)
+    def batch_for(key: jax.Array) -> Any:
+        return problem.sample(data, key) if problem.stochastic else data
+
+    def look_ahead(
+        x: jax.Array, key: jax.Array
+    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+        """(value, grad) at x on the next step's batch, the stream key and that batch's key."""
+        batch_key = key
+        if problem.stochastic:
+            key, batch_key = jax.random.split(key)
+        value, grad = jax.value_and_grad(problem.loss)(x, batch_for(batch_key))
+        return value, grad, key, batch_key
+
+    def full_metrics(carry: _Carry) -> _Record:
+        x = carry.x
+        if problem.stochastic:
+            loss, grad = jax.value_and_grad(problem.objective)(x)
+        else:
+            loss, grad = carry.value, carry.grad  # already the full objective at x
         path = x if recording.path else x[:0]
         if recording.curvature:
             hessian = jax.hessian(problem.objective)(x)
@@ -156,7 +182,7 @@ def make_run(
             loss,
             jnp.linalg.norm(grad),
             nearest_distance(x, problem.x_star),
-            evals,
+            carry.evals,
             path,
             eigenvalues,
         )
@@ -168,76 +194,91 @@ def make_run(
         gap_targets = jnp.asarray(targets, x0.dtype)
         tx = make_tx({k: v for k, v in hyperparams.items() if k != NO_GRID})
 
-        def update(carry: _Carry, _: Any = None) -> _Carry:
-            key, batch_key = jax.random.split(carry.key)
-            batch = problem.sample(data, batch_key) if problem.stochastic else data
+        def update(carry: _Carry) -> _Carry:
+            batch = batch_for(carry.batch_key)
 
             def value_fn(x: jax.Array) -> jax.Array:
                 return problem.loss(x, batch)
 
-            value, grad = jax.value_and_grad(value_fn)(carry.x)
-            hit_step, hit_evals = carry.hit_step, carry.hit_evals
-            if not problem.stochastic:
-                # Deterministic: `value` IS the full objective at x_t, so targets are scored
-                # at every step for free, not only on the recording grid.
-                hit_step, hit_evals = _first_hits(carry, value - f_star, gap_targets)
             updates, opt_state = tx.update(
-                grad, carry.opt_state, carry.x, value=value, grad=grad, value_fn=value_fn
+                carry.grad,
+                carry.opt_state,
+                carry.x,
+                value=carry.value,
+                grad=carry.grad,
+                value_fn=value_fn,
             )
-            x = optax.apply_updates(carry.x, updates)
             extra_evals, hessian_evals = count_evals(opt_state)
-            # A non-finite value at x_t blames x_t itself (keep it); a non-finite x_{t+1}
-            # blames the update (keep that). Either way the lane stops changing from here.
-            value_bad = ~jnp.isfinite(value)
-            bad = value_bad | ~jnp.all(jnp.isfinite(x))
             frozen = carry.diverged
-            diverged = frozen | bad
-            first_bad_step = jnp.where(value_bad, carry.step, carry.step + 1)
-            return _Carry(
-                x=jnp.where(frozen | value_bad, carry.x, x),
+            x = jnp.where(frozen, carry.x, optax.apply_updates(carry.x, updates))
+            step = jnp.where(frozen, carry.step, carry.step + 1)
+            # The next step's value and gradient, computed here: on a deterministic problem
+            # they are the full objective at x_{t+1}, so scoring and records get them free.
+            value, grad, key, batch_key = look_ahead(x, carry.key)
+            # A non-finite x_{t+1}, or a non-finite value there, marks step t+1 diverged; the
+            # lane keeps that state and stops changing. max|x| is finite iff every entry is
+            # (max propagates NaN): one reduction, cheaper on XLA:CPU than all(isfinite(x)).
+            bad = ~jnp.isfinite(value) | ~jnp.isfinite(jnp.max(jnp.abs(x)))
+            carry = _Carry(
+                x=x,
+                value=value,
+                grad=grad,
                 opt_state=opt_state,
                 key=key,
-                step=jnp.where(frozen, carry.step, carry.step + 1),
+                batch_key=batch_key,
+                step=step,
                 evals=jnp.where(frozen, carry.evals, carry.evals + 1 + extra_evals),
                 hessian_evals=jnp.where(
                     frozen, carry.hessian_evals, carry.hessian_evals + hessian_evals
                 ),
-                diverged=diverged,
-                diverged_step=jnp.where(bad & ~frozen, first_bad_step, carry.diverged_step),
-                hit_step=hit_step,
-                hit_evals=hit_evals,
+                diverged=frozen | bad,
+                diverged_step=jnp.where(bad & ~frozen, step, carry.diverged_step),
+                hit_step=carry.hit_step,
+                hit_evals=carry.hit_evals,
             )
+            if not problem.stochastic:
+                # Deterministic: targets are scored at every step, not only on the records.
+                hit_step, hit_evals = _first_hits(carry, value - f_star, gap_targets)
+                carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+            return carry
 
         def segment(carry: _Carry, length: jax.Array) -> tuple[_Carry, _Record]:
             carry = jax.lax.fori_loop(0, length, lambda _, c: update(c), carry)
-            record = full_metrics(carry.x, carry.evals)
-            hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
-            return carry._replace(hit_step=hit_step, hit_evals=hit_evals), record
+            record = full_metrics(carry)
+            if problem.stochastic:
+                # The steps saw batch losses only: the full objective can still overflow.
+                bad = ~jnp.isfinite(record.loss) & ~carry.diverged
+                carry = carry._replace(
+                    diverged=carry.diverged | bad,
+                    diverged_step=jnp.where(bad, carry.step, carry.diverged_step),
+                )
+                hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
+                carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+            return carry, record
 
         n_targets = len(targets)
+        value0, grad0, key0, batch_key0 = look_ahead(x0, sample_key)
+        bad0 = ~jnp.isfinite(value0) | ~jnp.all(jnp.isfinite(x0))
         carry = _Carry(
             x=x0,
+            value=value0,
+            grad=grad0,
             opt_state=tx.init(x0),
-            key=sample_key,
+            key=key0,
+            batch_key=batch_key0,
             step=jnp.zeros((), jnp.int32),
             evals=jnp.zeros((), jnp.int32),
             hessian_evals=jnp.zeros((), jnp.int32),
-            diverged=~jnp.all(jnp.isfinite(x0)),
-            diverged_step=jnp.full((), -1, jnp.int32),
+            diverged=bad0,
+            diverged_step=jnp.where(bad0, 0, -1).astype(jnp.int32),
             hit_step=jnp.full((n_targets,), -1, jnp.int32),
             hit_evals=jnp.full((n_targets,), -1, jnp.int32),
         )
-        first = full_metrics(x0, carry.evals)
+        first = full_metrics(carry)
         hit_step, hit_evals = _first_hits(carry, first.loss - f_star, gap_targets)
         carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
         carry, records = jax.lax.scan(segment, carry, jnp.asarray(segment_lengths, jnp.int32))
         records = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, records)
-        # The last update may leave x non-finite after its value was computed: mark it.
-        final_bad = ~jnp.all(jnp.isfinite(carry.x)) | ~jnp.isfinite(records.loss[-1])
-        carry = carry._replace(
-            diverged=carry.diverged | final_bad,
-            diverged_step=jnp.where(final_bad & ~carry.diverged, carry.step, carry.diverged_step),
-        )
         final = _Final(
             carry.hessian_evals,
             carry.diverged,

@@ -58,9 +58,15 @@ def test_perf_writes_every_method_of_every_cell(tmp_path):
     assert main(["perf", str(config), "--out", str(tmp_path), "--bench", str(bench)]) == 0
     table, meta = read_table(tmp_path / "perf.parquet")
     methods = table.groupby("cell")["method"].agg(list).to_dict()
-    assert methods["gd-bowl"] == ["runner", "python_loop", "floor"]
+    assert methods["gd-bowl"] == [
+        "runner",
+        "python_loop",
+        "runner (records at 0 and end)",
+        "floor",
+    ]
     assert methods["lbfgs-rosenbrock"] == [
         "runner",
+        "runner (records at 0 and end)",
         "floor",
         "runner (to target)",
         "scipy L-BFGS-B",

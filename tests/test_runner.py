@@ -141,6 +141,46 @@ def test_divergence_is_recorded_frozen_and_never_raised():
     assert np.isfinite(result.loss[[0, 3]]).all()
 
 
+def _poison_at(step: int, value: float) -> optax.GradientTransformation:
+    """Gradient descent that writes ``value`` into x[1] at update number ``step`` (1-based)."""
+
+    def init(params):
+        return jnp.zeros((), jnp.int32)
+
+    def update(updates, count, params=None, **extra_args):
+        poison = jnp.zeros_like(updates).at[1].set(jnp.where(count + 1 == step, value, 0.0))
+        return -0.1 * updates + poison, count + 1
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_non_finite_parameters_diverge_at_their_exact_step_while_the_loss_stays_finite(value):
+    """f = tanh(x0)^2 ignores x[1] (NaN) and saturates (inf): only x itself shows the step."""
+    blind = Problem(
+        "blind",
+        2,
+        fixed_start([0.5, 0.0]),
+        lambda x, b=None: jnp.tanh(x[0]) ** 2,
+        f_star=0.0,
+        x_star=np.zeros((1, 2)),
+    )
+    result = run_cell(
+        blind,
+        lambda h: _poison_at(7, value),
+        _no_extra,
+        [{}],
+        [0],
+        Recording(record_grid(20, every=5), path=True),
+    )
+    assert result.diverged[0, 0] and result.diverged_step[0, 0] == 7
+    assert np.isfinite(result.loss[0, 0]).all()  # the loss never told
+    # Frozen at the poisoned state: step 10 and 20 hold the x of step 7.
+    np.testing.assert_array_equal(result.x[0, 0, 2], result.x[0, 0, 4])
+    assert not np.isfinite(result.x[0, 0, 2, 1])
+    np.testing.assert_array_equal(result.evals[0, 0], [0, 5, 7, 7, 7])
+
+
 def test_first_hits_are_exact_steps_on_deterministic_problems():
     """Gradient descent on f = x^2/2 with rate 0.5 halves x each step: gap = 2^(-2t) / 2."""
     line = Problem(

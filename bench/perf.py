@@ -12,7 +12,9 @@ For each cell of a perf config (a problem, an optimizer entry, seeds, steps), in
 - scipy: scipy.optimize on the same objective (jitted value-and-gradient, Hessian-vector
   products for Newton-CG), stopped at the same gap as the runner, on deterministic cells.
 
-Compile seconds and run seconds are apart; run seconds are medians of repeats. Ratios are
+Compile seconds and run seconds are apart; run seconds are medians of repeats, taken in
+interleaved rounds (each round runs every timed method once) so that the ratios compare
+methods over the same stretches of the machine's time. Ratios are
 against the runner measured in the same run. Nothing here is a timed test: it is a report.
 """
 
@@ -22,7 +24,7 @@ import dataclasses
 import statistics
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -160,15 +162,22 @@ def load_perf_config(path: str | Path) -> tuple[dict[str, Any], list[PerfCell]]:
     return raw, cells
 
 
-def _median_time(call: Callable[[], Any], repeats: int) -> float:
-    """Median wall time of ``repeats`` calls, after one untimed warm-up call."""
-    jax.block_until_ready(call())
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def interleaved_medians(calls: Sequence[Callable[[], Any]], repeats: int) -> list[float]:
+    """Median wall time of each call over ``repeats`` rounds, after one untimed warm-up each.
+
+    Every round times every call once, in turn, so the methods of a cell share each stretch
+    of the machine's time: a busy moment on a shared machine slows all of them alike and
+    leaves their ratios alone, instead of landing on whichever method was being timed.
+    """
+    for call in calls:
         jax.block_until_ready(call())
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+    times: list[list[float]] = [[] for _ in calls]
+    for _ in range(repeats):
+        for call, spent in zip(calls, times, strict=True):
+            start = time.perf_counter()
+            jax.block_until_ready(call())
+            spent.append(time.perf_counter() - start)
+    return [statistics.median(spent) for spent in times]
 
 
 def _lanes(suite: Suite) -> list[tuple[dict[str, float], int]]:
@@ -214,8 +223,8 @@ def _step_function(suite: Suite):
     return start, step
 
 
-def measure_runner(cell: PerfCell, repeats: int, *, end_only: bool = False) -> dict[str, Any]:
-    """The suite's compiled cell: compile once, run ``repeats`` times.
+def measure_runner(cell: PerfCell, *, end_only: bool = False) -> dict[str, Any]:
+    """The suite's compiled cell, compiled once; its ``call`` runs every lane.
 
     ``end_only``: the same cell recorded at the start and the end alone, which prices the
     recording grid (on a stochastic problem each record is a full-data value and gradient).
@@ -224,13 +233,12 @@ def measure_runner(cell: PerfCell, repeats: int, *, end_only: bool = False) -> d
     if end_only:
         suite = dataclasses.replace(suite, record_every=suite.steps, record_log=False)
     compiled = compile_one(suite.problems[0], suite.optimizers[0], suite)
-    run_s = _median_time(lambda: compiled.run()[0].loss, repeats)
     result = compiled.result(np.asarray([0]))
     final = result.loss[..., -1] - (suite.problems[0].f_star or 0.0)
     return {
         "method": RUNNER_END_ONLY if end_only else "runner",
         "compile_s": compiled.compile_s,
-        "run_s": run_s,
+        "call": lambda: compiled.run()[0].loss,
         "lanes": len(_lanes(suite)),
         "lanes_measured": len(_lanes(suite)),
         "final_gap": float(np.nanmedian(final)),
@@ -279,7 +287,7 @@ def measure_python_loop(cell: PerfCell) -> dict[str, Any]:
     }
 
 
-def measure_floor(cell: PerfCell, repeats: int) -> dict[str, Any]:
+def measure_floor(cell: PerfCell) -> dict[str, Any]:
     """The same update fused by hand in ``jit(vmap(scan))``: no records, no checks."""
     suite = cell.suite
     start_fn, step_fn = _step_function(suite)
@@ -300,19 +308,18 @@ def measure_floor(cell: PerfCell, repeats: int) -> dict[str, Any]:
     begin = time.perf_counter()
     compiled = jax.jit(jax.vmap(lane)).lower(hyper, seeds).compile()
     compile_s = time.perf_counter() - begin
-    run_s = _median_time(lambda: compiled(hyper, seeds), repeats)
     finals = np.asarray(compiled(hyper, seeds)) - (problem.f_star or 0.0)
     return {
         "method": "floor",
         "compile_s": compile_s,
-        "run_s": run_s,
+        "call": lambda: compiled(hyper, seeds),
         "lanes": len(lanes),
         "lanes_measured": len(lanes),
         "final_gap": float(np.nanmedian(finals)),
     }
 
 
-def measure_scipy(cell: PerfCell, repeats: int) -> dict[str, Any]:
+def measure_scipy(cell: PerfCell) -> dict[str, Any]:
     """scipy.optimize on the same objective, stopped at the suite's target gap."""
     from scipy.optimize import minimize
 
@@ -360,16 +367,11 @@ def measure_scipy(cell: PerfCell, repeats: int) -> dict[str, Any]:
             **extra,
         )
 
-    result = solve()  # warm-up: scipy's first call pays one-off costs
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = solve()
-        times.append(time.perf_counter() - start)
+    result = solve()  # the same path every time: deterministic, from the same start
     return {
         "method": f"scipy {cell.scipy_method}",
         "compile_s": compile_s,
-        "run_s": statistics.median(times),
+        "call": solve,
         "lanes": 1,
         "lanes_measured": 1,
         "final_gap": float(result.fun - f_star),
@@ -378,7 +380,7 @@ def measure_scipy(cell: PerfCell, repeats: int) -> dict[str, Any]:
     }
 
 
-def runner_to_target(cell: PerfCell, runner: dict[str, Any], repeats: int) -> dict[str, Any]:
+def runner_to_target(cell: PerfCell, runner: dict[str, Any]) -> dict[str, Any]:
     """The runner again, with exactly the steps its first lane needed to reach the target."""
     result = runner["result"]
     target_index = int(np.argmin(np.abs(np.log(result.targets / cell.suite.target))))
@@ -407,11 +409,10 @@ def runner_to_target(cell: PerfCell, runner: dict[str, Any], repeats: int) -> di
         if final.loss[0, 0, -1] - f_star <= cell.suite.target:
             break
         steps = int(np.ceil(steps * 1.1))
-    run_s = _median_time(lambda: compiled.run()[0].loss, repeats)
     return {
         "method": "runner (to target)",
         "compile_s": compiled.compile_s,
-        "run_s": run_s,
+        "call": lambda: compiled.run()[0].loss,
         "lanes": 1,
         "lanes_measured": 1,
         "final_gap": float(final.loss[0, 0, -1] - f_star),
@@ -450,16 +451,20 @@ def run_perf(
     notes: list[str] = []
     for cell in cells:
         print(f"[perf] {cell.name}", file=log, flush=True)
-        runner = measure_runner(cell, repeats)
+        runner = measure_runner(cell)
         measured = [runner]
         if "python_loop" in cell.baselines:
-            measured.append(measure_python_loop(cell))
+            measured.append(measure_python_loop(cell))  # timed on its own: a time budget
         if "floor" in cell.baselines:
-            measured.append(measure_runner(cell, repeats, end_only=True))
-            measured.append(measure_floor(cell, repeats))
+            measured.append(measure_runner(cell, end_only=True))
+            measured.append(measure_floor(cell))
         if "scipy" in cell.baselines:
-            measured.append(runner_to_target(cell, runner, repeats))
-            measured.append(measure_scipy(cell, repeats))
+            measured.append(runner_to_target(cell, runner))
+            measured.append(measure_scipy(cell))
+        timed = [m for m in measured if "call" in m]
+        medians = interleaved_medians([m.pop("call") for m in timed], repeats)
+        for m, run_s in zip(timed, medians, strict=True):
+            m["run_s"] = run_s
         recompiles = recompile_check(cell) if cell.suite.optimizers[0].grid else None
         if recompiles is not None:
             notes.append(
@@ -567,7 +572,9 @@ def perf_markdown(table: pd.DataFrame, metadata: Mapping[str, Any]) -> str:
         "",
         f"Measured on {env['backend']} ({env['device']}), {env['platform']}; python "
         f"{env['python']}, jax {env['jax']}, optax {env['optax']}, x64 {env['x64']}, commit "
-        f"{env['git_commit']}. Run seconds are medians of repeats; compile seconds are apart. "
+        f"{env['git_commit']}. Run seconds are medians of repeats, taken in interleaved "
+        "rounds (each round runs every method but the Python loop once, so a busy moment "
+        "slows all alike); compile seconds are apart. "
         "`x runner` is run seconds over the runner's in the same process (for scipy: over the "
         "runner run for exactly the steps it needs to reach the same gap). The Python loop "
         "runs one lane at a time; where it was stopped by its time budget, its total is "

@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
+from bench.perf import interleaved_medians
 from bench.tables import read_table, write_table
 
 TINY = """
@@ -131,3 +132,12 @@ def test_bad_perf_config_exits_2(tmp_path, capsys, cell, phrase):
     assert main(["perf", str(config), "--out", str(tmp_path / "out")]) == 2
     assert phrase in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_timed_methods_run_in_interleaved_rounds():
+    """Each round runs every method once, after one warm-up each: a busy moment hits all."""
+    order = []
+    calls = [lambda name=name: order.append(name) for name in "abc"]
+    medians = interleaved_medians(calls, repeats=3)
+    assert order == list("abc") * 4  # the warm-ups, then three rounds
+    assert len(medians) == 3 and all(m >= 0 for m in medians)

@@ -242,6 +242,9 @@ def measure_runner(cell: PerfCell, *, end_only: bool = False) -> dict[str, Any]:
         "lanes": len(_lanes(suite)),
         "lanes_measured": len(_lanes(suite)),
         "final_gap": float(np.nanmedian(final)),
+        # Line searches spend a varying number of evaluations per step (more at a converged
+        # point, where rounding decides): the count explains a time that steps alone do not.
+        "evals": float(np.median(result.evals[..., -1])),
         "result": result,
     }
 

@@ -132,6 +132,14 @@ def _all_finite(x: jax.Array) -> jax.Array:
     return jnp.isfinite(jnp.max(jnp.abs(x)))
 
 
+def _mark_diverged(carry: _Carry, bad: jax.Array) -> _Carry:
+    """Mark the lane diverged at its current step; a lane already diverged keeps its step."""
+    return carry._replace(
+        diverged=carry.diverged | bad,
+        diverged_step=jnp.where(bad & ~carry.diverged, carry.step, carry.diverged_step),
+    )
+
+
 def _first_hits(carry: _Carry, gap: jax.Array, targets: jax.Array) -> tuple[jax.Array, jax.Array]:
     """Record the first step (and evals) at which the gap falls to each target."""
     newly = (gap <= targets) & (carry.hit_step < 0) & ~carry.diverged
@@ -221,9 +229,6 @@ def make_run(
             # The next step's value and gradient, computed here: on a deterministic problem
             # they are the full objective at x_{t+1}, so scoring and records get them free.
             value, grad, key, batch_key = look_ahead(x, carry.key)
-            # A non-finite x_{t+1}, or a non-finite value there, marks step t+1 diverged; the
-            # lane keeps that state and stops changing.
-            bad = ~jnp.isfinite(value) | ~_all_finite(x)
             carry = _Carry(
                 x=x,
                 value=value,
@@ -236,11 +241,14 @@ def make_run(
                 hessian_evals=jnp.where(
                     frozen, carry.hessian_evals, carry.hessian_evals + hessian_evals
                 ),
-                diverged=frozen | bad,
-                diverged_step=jnp.where(bad & ~frozen, step, carry.diverged_step),
+                diverged=frozen,
+                diverged_step=carry.diverged_step,
                 hit_step=carry.hit_step,
                 hit_evals=carry.hit_evals,
             )
+            # A non-finite x_{t+1}, or a non-finite value there, marks step t+1 diverged; the
+            # lane keeps that state and stops changing.
+            carry = _mark_diverged(carry, ~jnp.isfinite(value) | ~_all_finite(x))
             if not problem.stochastic:
                 # Deterministic: targets are scored at every step, not only on the records.
                 hit_step, hit_evals = _first_hits(carry, value - f_star, gap_targets)
@@ -252,18 +260,13 @@ def make_run(
             record = full_metrics(carry)
             if problem.stochastic:
                 # The steps saw batch losses only: the full objective can still overflow.
-                bad = ~jnp.isfinite(record.loss) & ~carry.diverged
-                carry = carry._replace(
-                    diverged=carry.diverged | bad,
-                    diverged_step=jnp.where(bad, carry.step, carry.diverged_step),
-                )
+                carry = _mark_diverged(carry, ~jnp.isfinite(record.loss))
                 hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
                 carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
             return carry, record
 
         n_targets = len(targets)
         value0, grad0, key0, batch_key0 = look_ahead(x0, sample_key)
-        bad0 = ~jnp.isfinite(value0) | ~_all_finite(x0)
         carry = _Carry(
             x=x0,
             value=value0,
@@ -274,11 +277,12 @@ def make_run(
             step=jnp.zeros((), jnp.int32),
             evals=jnp.zeros((), jnp.int32),
             hessian_evals=jnp.zeros((), jnp.int32),
-            diverged=bad0,
-            diverged_step=jnp.where(bad0, 0, -1).astype(jnp.int32),
+            diverged=jnp.zeros((), bool),
+            diverged_step=jnp.full((), -1, jnp.int32),
             hit_step=jnp.full((n_targets,), -1, jnp.int32),
             hit_evals=jnp.full((n_targets,), -1, jnp.int32),
         )
+        carry = _mark_diverged(carry, ~jnp.isfinite(value0) | ~_all_finite(x0))
         first = full_metrics(carry)
         hit_step, hit_evals = _first_hits(carry, first.loss - f_star, gap_targets)
         carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)

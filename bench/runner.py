@@ -255,14 +255,19 @@ def make_run(
                 carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
             return carry
 
-        def segment(carry: _Carry, length: jax.Array) -> tuple[_Carry, _Record]:
-            carry = jax.lax.fori_loop(0, length, lambda _, c: update(c), carry)
-            record = full_metrics(carry)
+        def score_record(carry: _Carry, record: _Record) -> _Carry:
+            """Divergence and first hits judged on a record's full objective."""
             if problem.stochastic:
                 # The steps saw batch losses only: the full objective can still overflow.
                 carry = _mark_diverged(carry, ~jnp.isfinite(record.loss))
-                hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
-                carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+            hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
+            return carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+
+        def segment(carry: _Carry, length: jax.Array) -> tuple[_Carry, _Record]:
+            carry = jax.lax.fori_loop(0, length, lambda _, c: update(c), carry)
+            record = full_metrics(carry)
+            if problem.stochastic:  # deterministic steps already scored every step
+                carry = score_record(carry, record)
             return carry, record
 
         n_targets = len(targets)
@@ -284,8 +289,7 @@ def make_run(
         )
         carry = _mark_diverged(carry, ~jnp.isfinite(value0) | ~_all_finite(x0))
         first = full_metrics(carry)
-        hit_step, hit_evals = _first_hits(carry, first.loss - f_star, gap_targets)
-        carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+        carry = score_record(carry, first)
         carry, records = jax.lax.scan(segment, carry, jnp.asarray(segment_lengths, jnp.int32))
         records = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, records)
         final = _Final(

@@ -181,6 +181,35 @@ def test_non_finite_parameters_diverge_at_their_exact_step_while_the_loss_stays_
     np.testing.assert_array_equal(result.evals[0, 0], [0, 5, 7, 7, 7])
 
 
+@pytest.mark.parametrize("start, expected_step", [(1.0, 5), (1e5, 0)])
+def test_stochastic_full_objective_overflow_diverges_at_the_record(start, expected_step):
+    """Batches see row 0 alone (w = 1), the full objective also row 1 (w = 1e300): the batch
+    loss x^2 stays finite while mean(w) x^2 overflows once x^2 > ~3.6e8 (x grows 10x a step,
+    from 1: after step 5 of 20; from 1e5: already at the start). Only the records see it."""
+    data = {"w": jnp.asarray([1.0, 1e300])}
+    problem = Problem(
+        "overflow",
+        1,
+        fixed_start([start]),
+        lambda x, batch: jnp.mean(batch["w"]) * x[0] ** 2,
+        data=data,
+        sample=lambda data, key: {"w": data["w"][:1]},
+        f_star=0.0,
+        x_star=np.zeros((1, 1)),
+    )
+
+    def grow(h):  # x <- 10 x: a stand-in for a learning rate that blows up
+        return optax.GradientTransformationExtraArgs(
+            lambda params: optax.EmptyState(),
+            lambda updates, state, params=None, **extra: (9.0 * params, state),
+        )
+
+    result = run_cell(problem, grow, _no_extra, [{}], [0], Recording(record_grid(20, every=5)))
+    assert result.diverged[0, 0] and result.diverged_step[0, 0] == expected_step
+    assert np.isfinite(result.loss[0, 0, : expected_step // 5]).all()
+    assert not np.isfinite(result.loss[0, 0, expected_step // 5])
+
+
 def test_first_hits_are_exact_steps_on_deterministic_problems():
     """Gradient descent on f = x^2/2 with rate 0.5 halves x each step: gap = 2^(-2t) / 2."""
     line = Problem(

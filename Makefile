@@ -14,14 +14,19 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
 	@touch $(STAMP)
 
+# `make bench CONFIG=configs/my.yaml` runs another suite (into results/<its name>/);
+# ARGS passes flags through, e.g. ARGS='--problem "rosen*" --dry-run'.
+CONFIG ?= configs/default.yaml
 bench: $(STAMP)
-	$(PY) -m bench run configs/default.yaml --out results/default
+	$(PY) -m bench run $(CONFIG) $(ARGS)
 
 perf: $(STAMP)
 	$(PY) -m bench perf configs/perf.yaml --out results
 
+# The smoke suite computes every cell (--force): it checks the pipeline, not the store.
 smoke: $(STAMP)
-	$(PY) -m bench run configs/smoke.yaml --out $${SMOKE_OUT:-/tmp/optbench-smoke}
+	$(PY) -m bench run configs/smoke.yaml --out $${SMOKE_OUT:-/tmp/optbench-smoke} \
+		--store .cache/smoke-store --force
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

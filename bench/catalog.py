@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from bench.config import OPTIMIZER_KEYS, PROBLEM_KEYS
-from bench.params import signature_params
+from bench.config.schema import signature_params
 from optimizers import OPTIMIZERS
 from optimizers.schedules import SCHEDULES
 from problems import PROBLEMS

@@ -7,11 +7,14 @@ included). Bad input is reported as one paragraph per problem, never as a traceb
 from __future__ import annotations
 
 import argparse
+import math
 import sys
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 from bench.config import ConfigError
+from bench.results.publish import LockedError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -29,6 +32,46 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run a suite: tables, plots and report")
     run.add_argument("config", help="YAML suite, e.g. configs/default.yaml")
     run.add_argument("--out", help="output folder (default results/<suite name>/)")
+    run.add_argument(
+        "--store",
+        help="the cell store, shareable between suites (default $OPTBENCH_STORE, else "
+        ".store beside the output folder, e.g. results/.store)",
+    )
+    run.add_argument(
+        "--problem",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only the cells of problems whose name matches (repeatable)",
+    )
+    run.add_argument(
+        "--optimizer",
+        action="append",
+        default=[],
+        metavar="GLOB",
+        help="only the cells of optimizer entries whose name matches (repeatable)",
+    )
+    run.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the cells: which are cached, and what the rest would cost; run nothing",
+    )
+    run.add_argument("--force", action="store_true", help="recompute every cell")
+    run.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="rerun the cells an earlier run recorded as error or timeout",
+    )
+    run.add_argument(
+        "--cell-timeout",
+        type=float,
+        metavar="SECONDS",
+        help="stop a cell (compile and run) after this long and record it as timeout; "
+        "cells then run in a worker process",
+    )
+    run.add_argument(
+        "--no-report", action="store_true", help="write the tables only (no plots, no report)"
+    )
     validate = commands.add_parser("validate", help="check a config; exit 2 with all errors")
     validate.add_argument("config")
     commands.add_parser("list", help="registered problems and optimizers, with parameters")
@@ -65,20 +108,94 @@ def _report_config_errors(error: ConfigError) -> int:
     return EXIT_BAD_INPUT
 
 
+def _check_out(out: Path) -> None:
+    """Refuse an --out that cannot become a folder of results, before anything runs."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(
+            [f"--out {out}: exists and is not a folder; give the path of a folder (new or old)."]
+        )
+    ancestor = out.parent
+    while not ancestor.exists():
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise ConfigError(
+            [f"--out {out}: {ancestor} is a file, so no folder can be made below it."]
+        )
+    # os.access says yes to root even on a read-only mount: try the real thing.
+    try:
+        with tempfile.NamedTemporaryFile(dir=ancestor, prefix=".optbench-probe-"):
+            pass
+    except OSError as error:
+        raise ConfigError(
+            [
+                f"--out {out}: cannot write in {ancestor} ({error.strerror or error}); give a "
+                "folder you can write."
+            ]
+        ) from None
+
+
 def _run(args: argparse.Namespace) -> int:
-    from bench.compile_cache import cache_directory, enable_persistent_cache
     from bench.config import load_suite
-    from bench.report import write_report
-    from bench.suite import run_suite
+    from bench.results.store import CellStore, StoreError, default_store
+    from bench.run.compile_cache import cache_directory, enable_persistent_cache
+    from bench.run.sweep import SweepOptions, plan, run_suite, selected
 
     suite = load_suite(args.config)
-    enable_persistent_cache(cache_directory())
     out = Path(args.out) if args.out else Path("results") / suite.name
-    if out.exists() and not out.is_dir():
-        raise ConfigError([f"--out {out}: exists and is not a folder; give a folder path."])
-    run_suite(suite, out)
-    report = write_report(out)
-    print(f"report: {report}", file=sys.stderr)
+    if args.cell_timeout is not None and not args.cell_timeout > 0:
+        raise ConfigError(
+            [f"--cell-timeout must be a number of seconds > 0, got {args.cell_timeout!r}."]
+        )
+    options = SweepOptions(
+        force=args.force,
+        retry_failed=args.retry_failed,
+        problems=tuple(args.problem),
+        optimizers=tuple(args.optimizer),
+        cell_timeout=args.cell_timeout,
+        store=Path(args.store) if args.store else None,
+        draw=not args.no_report,
+    )
+    cells = selected(suite, options)
+    if not cells:
+        raise ConfigError(
+            [
+                "--problem/--optimizer: no cell of the suite matches "
+                f"(problems: {', '.join(p.name for p in suite.problems)}; optimizers: "
+                f"{', '.join(s.name for s in suite.optimizers)})."
+            ]
+        )
+    store = CellStore(options.store or default_store(out))
+    if args.dry_run:
+        from bench.run.dry_run import print_dry_run
+
+        print_dry_run(suite, plan(suite, cells, store, options), store, sys.stderr)
+        return EXIT_OK
+    _check_out(out)
+    try:
+        store.ensure()
+    except StoreError as error:
+        raise ConfigError([str(error)]) from None
+    enable_persistent_cache(cache_directory())
+    try:
+        summary = run_suite(suite, out, options=options)
+    except KeyboardInterrupt:
+        print(
+            f"interrupted: finished cells are kept in the store ({store.root}); {out} holds "
+            "its previous results. Run again to go on where this run stopped.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(
+            f"error: could not write the results: {error.strerror or error}{where}. Finished "
+            f"cells are kept in the store ({store.root}) and {out} holds its previous "
+            "results; free the space (or fix the cause) and run again.",
+            file=sys.stderr,
+        )
+        return EXIT_FAILED
+    if summary.report is not None:
+        print(f"report: {summary.report}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -87,7 +204,9 @@ def _validate(args: argparse.Namespace) -> int:
 
     suite = load_suite(args.config)
     cells = len(suite.problems) * len(suite.optimizers)
-    runs = sum(len(s.settings()) for s in suite.optimizers) * len(suite.problems)
+    # The grid's size from its lengths: listing up to 100,000 settings per entry is slow.
+    runs = sum(math.prod(len(v) for v in s.grid.values()) for s in suite.optimizers)
+    runs *= len(suite.problems)
     print(
         f"{args.config}: valid. {len(suite.problems)} problems x {len(suite.optimizers)} "
         f"optimizer entries = {cells} cells, {runs * len(suite.seeds)} runs of "
@@ -105,6 +224,7 @@ def _list(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from bench.report import write_report
+    from bench.results.publish import redraw
 
     out = Path(args.dir)
     missing = [n for n in ("curves.parquet", "runs.parquet") if not (out / n).is_file()]
@@ -115,7 +235,8 @@ def _plot(args: argparse.Namespace) -> int:
                 "`python -m bench run` (e.g. results/default)."
             ]
         )
-    print(f"report: {write_report(out)}", file=sys.stderr)
+    _check_out(out)
+    print(f"report: {redraw(out, write_report)}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -127,7 +248,7 @@ def _check(args: argparse.Namespace) -> int:
         set_dtype("float64")
         problems = all_registered_problems()
     else:
-        problems = list(load_suite(args.config).problems)
+        problems = list(load_suite(args.config, check_resources=False).problems)
     return check_problems(problems)
 
 
@@ -157,6 +278,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return COMMANDS[args.command](args)
     except ConfigError as error:
         return _report_config_errors(error)
+    except LockedError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
+        print(
+            "interrupted; finished cells are in the store, the folder is as it was", file=sys.stderr
+        )
+        return EXIT_FAILED
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        print(
+            f"error: could not write the results: {error.strerror or error}{where}. Finished "
+            "cells are kept in the store and the output folder holds its previous results; "
+            "free the space (or fix the cause) and run again.",
+            file=sys.stderr,
+        )
         return EXIT_FAILED

@@ -34,12 +34,13 @@ import numpy as np
 import optax
 import pandas as pd
 
-from bench.compile_cache import EVENTS
 from bench.config import ConfigError, Suite, build_suite, read_yaml
-from bench.environment import environment
-from bench.params import check_keys, did_you_mean
-from bench.suite import compile_one, make_transform_factory
-from bench.tables import read_metadata, write_table
+from bench.config.schema import check_keys, did_you_mean
+from bench.results.environment import environment
+from bench.results.parquet import read_metadata, write_table
+from bench.run.compile_cache import EVENTS
+from bench.run.compute import compile_one
+from bench.run.policies import make_transform_factory
 
 BASELINES = ("python_loop", "floor", "scipy")
 RUNNER_END_ONLY = "runner (records at 0 and end)"
@@ -331,7 +332,7 @@ def measure_scipy(cell: PerfCell) -> dict[str, Any]:
     f_star, target = float(problem.f_star), float(suite.target)
     value_and_grad = jax.jit(jax.value_and_grad(problem.objective))
     hvp = jax.jit(lambda x, v: jax.jvp(jax.grad(problem.objective), (x,), (v,))[1])
-    # The start of the runner's first lane (bench.runner.make_run splits the seed's key).
+    # The start of the runner's first lane (bench.run.kernel.make_run splits the seed's key).
     init_key, _ = jax.random.split(jax.random.key(suite.seeds[0]))
     x0 = np.asarray(problem.init(init_key), dtype=np.float64)
     begin = time.perf_counter()

@@ -4,16 +4,24 @@ Per problem: convergence against steps and against evaluations, trajectories ove
 contours (2-d), learning-rate sensitivity, curvature along the path (small dim). Across
 problems: performance profiles and a data profile. Every optimizer keeps one color and
 line style in every figure (its position in the suite), so figures read together.
+
+`draw_all` draws each figure in isolation (one that raises is recorded with its error, the
+rest are drawn) and can copy a previous report's figures whose inputs are unchanged: it
+fingerprints each problem's inputs (and the profiles') into plots/figures.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
-import re
-from collections.abc import Mapping, Sequence
+import shutil
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import matplotlib
 
@@ -22,20 +30,24 @@ matplotlib.use("Agg")  # files only: no display on servers and in CI
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+import PIL
 from matplotlib import colors as mcolors
 from matplotlib import ticker
 from matplotlib.lines import Line2D
 from PIL import Image
 
+from bench.config.names import slug
 from bench.profiles import alpha_grid, data_profile, performance_profile, tau_grid
-from bench.results import Results
+from bench.results.loaded import Results
 from bench.summary import (
+    NOT_RUN,
     PROTOCOL_ORDER,
     best_settings,
     hyperparameter_columns,
     objective_column,
     robust_quantile,
     setting_summary,
+    solvable_problems,
     target_costs,
 )
 from optimizers import OPTAX_OPTIMIZERS
@@ -48,20 +60,20 @@ DPI = 110
 # Points of the common evaluation grid the seeds' curves are interpolated onto.
 EVAL_GRID = 300
 LEARNING_RATE = "learning_rate"
+# Bump when what a figure looks like changes for the same tables: the fingerprints that let
+# a report reuse a previous report's unchanged figures include it (`draw_all`).
+PLOTS_VERSION = 1
 
 
 @dataclasses.dataclass(frozen=True)
 class Figure:
-    """A written figure and the sentence that tells a reader what to look at."""
+    """A written figure and the sentence that tells a reader what to look at; or, with
+    ``error`` set, a figure that could not be drawn (``path`` was not written) and why."""
 
     path: Path
     title: str
     caption: str
-
-
-def slug(name: str) -> str:
-    """A file-name-safe version of a problem or optimizer name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "unnamed"
+    error: str | None = None
 
 
 # ---------------------------------------------------------------------------------------
@@ -110,6 +122,13 @@ def _all_optimizers(results: Results) -> list[str]:
     return names + [n for n in dict.fromkeys(results.runs["optimizer"]) if n not in names]
 
 
+def suite_styles(results: Results) -> dict[str, dict[str, Any]]:
+    """`optimizer_styles` of every optimizer of the results, in suite order, by its kind."""
+    optimizers = results.metadata.get("optimizers", {})
+    kinds = {name: entry["kind"] for name, entry in optimizers.items() if "kind" in entry}
+    return optimizer_styles(_all_optimizers(results), kinds)
+
+
 def _legend(ax: plt.Axes, handles=None, labels=None) -> None:
     """Legend outside the axes, to the right of ``ax`` (constrained layout makes room);
     one column up to 24 entries, then two."""
@@ -151,7 +170,8 @@ def with_settings(
     names = hyperparameter_columns(curves) if swept is None else swept
     hyper = [c for c in names if c in curves.columns and c in runs.columns]
     keys = ["problem", "optimizer", *hyper]
-    labels = runs.loc[runs["status"] != "skipped", [*keys, "setting"]].drop_duplicates(keys)
+    ran = ~runs["status"].isin(NOT_RUN)
+    labels = runs.loc[ran, [*keys, "setting"]].drop_duplicates(keys)
     # pandas joins NaN keys to NaN keys: entries that do not sweep a column match.
     return curves.merge(labels, on=keys, how="left")
 
@@ -179,14 +199,17 @@ def _clean(values: Any, column: str) -> np.ndarray:
 
 def _band(matrix: np.ndarray, min_count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Median and 25-75% over seeds (axis 1); NaN where too few seeds have data, and +inf
-    (diverged) drawn as a gap in the line."""
+    (diverged) drawn as a gap in the line. The band holds the median (low <= median <=
+    high wherever the median is drawn), whatever rounding does to equal values."""
     count = (~np.isnan(matrix)).sum(axis=1)
     out = []
     for q in (0.5, 0.25, 0.75):
         value = robust_quantile(matrix, q, axis=1)
         value = np.where((count >= min_count) & np.isfinite(value), value, np.nan)
         out.append(value)
-    return out[0], out[1], out[2]
+    median, low, high = out
+    # NaN stays NaN (a diverged upper quartile: no band there), crossings are cut.
+    return median, np.minimum(low, median), np.maximum(high, median)
 
 
 def _y_label(column: str) -> str:
@@ -241,7 +264,9 @@ def _symlog_x(ax: plt.Axes) -> None:
 
 def _clip_blowups(ax: plt.Axes, values: np.ndarray, starts: np.ndarray) -> None:
     """On a log axis, cut the top at 100x the highest starting value: a run blowing up on
-    its way to divergence leaves through the top instead of squashing every other curve."""
+    its way to divergence leaves through the top instead of squashing every other curve.
+    The bottom then follows the values left on the axis (the margin autoscaling gave the
+    blown-up range would leave decades of empty axis below them)."""
     if ax.get_yscale() != "log":
         return
     finite = values[np.isfinite(values) & (values > 0)]
@@ -250,7 +275,8 @@ def _clip_blowups(ax: plt.Axes, values: np.ndarray, starts: np.ndarray) -> None:
         return
     top = 10 ** math.ceil(math.log10(starts.max()) + 2)
     if finite.max() > top:
-        ax.set_ylim(ax.get_ylim()[0], top)
+        bottom = 10 ** math.floor(math.log10(finite.min()))
+        ax.set_ylim(max(ax.get_ylim()[0], bottom / 2), top)
 
 
 def _target_near(target: float | None, values: np.ndarray) -> bool:
@@ -426,7 +452,8 @@ def convergence_plot(
     ax_evals.tick_params(labelleft=True)
     bands = f"; bands: 25-75% over seeds for the {banded} best" if banded else ""
     fig.suptitle(
-        f"{problem} (dim {info['dim']}): {_metric_name(column)}, median of {n_seeds} seeds, "
+        f"{problem} (dim {info['dim']}): {_metric_name(column)}, median of {n_seeds} seed"
+        f"{'' if n_seeds == 1 else 's'}, "
         f"tuned setting per optimizer{bands}"
     )
     handles, labels = ax_steps.get_legend_handles_labels()
@@ -461,8 +488,11 @@ def _surface(surfaces: pd.DataFrame, problem: str):
 
 
 def _contour(ax: plt.Axes, xs, ys, z, f_star: float | None):
-    """Filled log-spaced contours of loss - min (light), with line contours on top."""
+    """Filled log-spaced contours of loss - min (light), with line contours on top; None
+    (nothing drawn) where the surface has no finite value."""
     finite = z[np.isfinite(z)]
+    if not finite.size:
+        return None
     floor = min(float(finite.min()), f_star) if f_star is not None else float(finite.min())
     shifted = np.where(np.isfinite(z), z - floor, np.nan)
     positive = shifted[shifted > 0]
@@ -567,7 +597,8 @@ def trajectory_plot(
             )
     _mark_points(ax, info, start)
     _window(ax, xs, ys)
-    _colorbar(fig, filled, ax, "loss - min loss on the window (log scale)", "bottom")
+    if filled is not None:
+        _colorbar(fig, filled, ax, "loss - min loss on the window (log scale)", "bottom")
     ax.set_title(f"{problem}: trajectories, tuned setting, first seed")
     handles, labels = ax.get_legend_handles_labels()
     extra_handles, extra_labels = _landmarks()
@@ -603,7 +634,8 @@ def trajectory_grid_plot(
     )
     filled = None
     for ax, name in zip(axes.flat, names, strict=False):
-        filled = _contour(ax, xs, ys, z, info.get("f_star"))
+        contours = _contour(ax, xs, ys, z, info.get("f_star"))
+        filled = filled if contours is None else contours
         color = styles[name]["color"]
         tuned, tuned_setting = _path_of(paths, name, "best")
         default, default_setting = _path_of(paths, name, "default")
@@ -677,6 +709,42 @@ def diverged_learning_rates(summary: pd.DataFrame) -> dict[str, np.ndarray]:
     return rows
 
 
+def error_bars(
+    median: np.ndarray, q25: np.ndarray, q75: np.ndarray, floor: float, top: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(point, length below, length above) of each error bar as drawn.
+
+    Values are floored at ``floor`` (gaps at rounding noise, zero or negative ones where f*
+    is a little off, sit at the floor of the log axis), a +inf upper quartile (diverged
+    seeds) reaches ``top``, and the bar always holds its point: the lengths are never
+    negative nor NaN, whatever the quantiles were (equal, floored, or crossed by rounding).
+    A point that is not finite (its median diverged) gets lengths 0; it is not drawn.
+    """
+    median, q25, q75 = (np.asarray(v, dtype=np.float64) for v in (median, q25, q75))
+    point = np.maximum(median, floor)
+    low = np.where(np.isnan(q25), point, np.maximum(q25, floor))
+    high = np.where(np.isnan(q75), point, np.minimum(np.maximum(q75, floor), top))
+    low, high = np.fmin(low, point), np.fmax(high, point)
+    drawn = np.isfinite(point)
+    with np.errstate(invalid="ignore"):  # inf - inf where not drawn: replaced by 0
+        below = np.where(drawn, point - low, 0.0)
+        above = np.where(drawn & np.isfinite(high), high - point, 0.0)
+    return point, np.maximum(below, 0.0), np.maximum(above, 0.0)
+
+
+def _value_top(values: np.ndarray, log: bool) -> float:
+    """Where a bar to +inf ends: 5x the highest value on a log axis, a quarter of the range
+    above it on a linear one (losses may be negative: no factor works for both)."""
+    finite = values[np.isfinite(values)]
+    if not finite.size:
+        return 1.0
+    high = float(finite.max())
+    if log:
+        return high * 5
+    span = float(finite.max() - finite.min()) or abs(high) or 1.0
+    return high + 0.25 * span
+
+
 def sensitivity_plot(
     problem: str, results: Results, styles: Mapping[str, dict], path: Path
 ) -> Figure | None:
@@ -710,20 +778,27 @@ def sensitivity_plot(
     else:
         fig, ax = plt.subplots(figsize=(9.5, 5.4), layout="constrained")
         ax_div = None
-    finite_all = summary.loc[np.isfinite(summary["final_q75"]), "final_q75"].to_numpy()
-    finite_all = np.concatenate(
-        [finite_all, summary.loc[np.isfinite(summary["final_median"]), "final_median"]]
-    )
     floor = GAP_FLOOR if column == "gap" else -np.inf
-    top = float(np.max(finite_all)) * 5 if finite_all.size else 1.0
+    # Every value as drawn (gaps floored): the axis scale, its limits and the target line
+    # are decided on these, never on raw gaps that may be 0 or negative.
+    quartiles = summary[["final_q25", "final_median", "final_q75"]].to_numpy(dtype=np.float64)
+    finite_all = np.maximum(quartiles[np.isfinite(quartiles)], floor)
+    log_axis = column == "gap" or bool(
+        finite_all.size and finite_all.min() > 0 and finite_all.max() > 10 * finite_all.min()
+    )
+    top = _value_top(finite_all, log_axis)
     drawn: list[tuple[str, np.ndarray]] = []
     for optimizer, cell in summary.groupby("optimizer", sort=False):
         per_lr = _per_learning_rate(cell)
         style = styles[optimizer]
         lr = per_lr[LEARNING_RATE].to_numpy()
-        median = np.maximum(per_lr["final_median"].to_numpy(), floor)
-        q25 = np.maximum(per_lr["final_q25"].to_numpy(), floor)
-        q75 = np.minimum(np.maximum(per_lr["final_q75"].to_numpy(), floor), top)
+        median, below, above = error_bars(
+            per_lr["final_median"].to_numpy(),
+            per_lr["final_q25"].to_numpy(),
+            per_lr["final_q75"].to_numpy(),
+            floor,
+            top,
+        )
         ok = np.isfinite(median)
         shown = np.where(ok, median, np.nan)
         twin = _same_as(np.stack([lr, shown]), drawn)
@@ -731,7 +806,7 @@ def sensitivity_plot(
         ax.errorbar(
             lr[ok],
             shown[ok],
-            yerr=[shown[ok] - q25[ok], q75[ok] - shown[ok]],
+            yerr=[below[ok], above[ok]],
             marker=style["marker"],
             markersize=5,
             capsize=3,
@@ -769,17 +844,26 @@ def sensitivity_plot(
         ax_div.set_title("learning rates whose median run diverged (x, one row per entry)")
         ax_div.tick_params(labelbottom=False)
     ax.set_xscale("log")
-    _set_value_scale(ax, finite_all, column)
+    if log_axis:
+        ax.set_yscale("log")
     target = results.metadata["suite"].get("target")
     near = column == "gap" and _target_near(target, finite_all)
-    if ax.get_yscale() == "log" and finite_all.size:
+    if log_axis and finite_all.size:
         # Margins in log space: rings, error bars and a near target line stay inside.
-        lows = summary[["final_q25", "final_median"]].to_numpy(dtype=np.float64).ravel()
-        lows = np.maximum(lows[np.isfinite(lows)], floor if column == "gap" else 1e-300)
-        bottom = float(lows.min()) / 2 if lows.size else float(finite_all.min()) / 2
+        bottom, ceiling = float(finite_all.min()) / 2, top / 2
         if near:
-            bottom = min(bottom, target / 2)
-        ax.set_ylim(bottom, top / 2)
+            bottom, ceiling = min(bottom, target / 2), max(ceiling, target * 2)
+        ax.set_ylim(bottom, ceiling)
+    if not finite_all.size:
+        ax.text(
+            0.5,
+            0.5,
+            "no learning rate has a finite median: every one diverged (strip above)",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="0.3",
+        )
     title = f"{problem}: sensitivity to the learning rate"
     if near:
         ax.axhline(target, color="0.35", linestyle=(0, (1, 2)), linewidth=1.2)
@@ -985,18 +1069,26 @@ def _profile_lines(
     ax.grid(True, which="major", alpha=0.3)
 
 
-def profile_plots(
-    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict], plots_dir: Path
-) -> list[Figure]:
-    """Performance profiles (steps, evaluations to target) and the data profile."""
+def _profile_costs(
+    table: pd.DataFrame, metadata: Mapping[str, Any]
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series]:
+    """Steps and evaluations to target (problems x optimizers) and how many each solves."""
     steps = target_costs(table, metadata, "steps_to_target")
     evals = target_costs(table, metadata, "evals_to_target")
+    solved = np.isfinite(steps).sum(axis=0)
+    solved.attrs["n"] = len(steps.index)
+    return steps, evals, solved
+
+
+def performance_profile_plot(
+    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict], path: Path
+) -> Figure | None:
+    """Performance profiles of steps and of evaluations to target; None without a target."""
+    steps, evals, solved = _profile_costs(table, metadata)
     if steps.empty:
-        return []
+        return None
     target = metadata["suite"]["target"]
     n = len(steps.index)
-    solved = np.isfinite(steps).sum(axis=0)
-    solved.attrs["n"] = n
     fig, axes = plt.subplots(1, 2, figsize=(13, 5.2), layout="constrained", sharey=True)
     for ax, costs, what in ((axes[0], steps, "steps"), (axes[1], evals, "evaluations")):
         taus = tau_grid(costs)
@@ -1013,8 +1105,28 @@ def profile_plots(
     )
     handles, labels = axes[0].get_legend_handles_labels()
     _legend(axes[1], handles, labels)
-    performance_path = _save(fig, plots_dir / "profile_performance.png")
+    _save(fig, path)
+    return Figure(
+        path,
+        "Performance profiles",
+        f"For each optimizer, the fraction of the {n} problems with a known f* it solves "
+        "(reaches the target gap, median over seeds at its tuned setting) within a factor "
+        "τ of the fastest optimizer on that problem. The value at τ = 1 is the share of "
+        "wins; the value at the right edge the share solved at all. A skipped or failed cell "
+        "counts as not solved. Curves are nudged apart vertically by less than 1% so that "
+        "equal ones stay visible.",
+    )
 
+
+def data_profile_plot(
+    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict], path: Path
+) -> Figure | None:
+    """The data profile (evaluations in units of dim + 1); None without a target."""
+    _, evals, solved = _profile_costs(table, metadata)
+    if evals.empty:
+        return None
+    target = metadata["suite"]["target"]
+    n = len(evals.index)
     dims = {p: int(metadata["problems"][p]["dim"]) for p in evals.index}
     alphas = alpha_grid(evals, dims)
     fig, ax = plt.subplots(figsize=(10, 5.2), layout="constrained")
@@ -1024,106 +1136,420 @@ def profile_plots(
     ax.set_ylabel(f"fraction of the {n} problems solved")
     ax.set_title(f"Data profile (Moré & Wild 2009): target gap {target:g}, tuned settings")
     _legend(ax)
-    data_path = _save(fig, plots_dir / "profile_data.png")
-    return [
-        Figure(
-            performance_path,
-            "Performance profiles",
-            f"For each optimizer, the fraction of the {n} problems with a known f* it solves "
-            "(reaches the target gap, median over seeds at its tuned setting) within a factor "
-            "τ of the fastest optimizer on that problem. The value at τ = 1 is the share of "
-            "wins; the value at the right edge the share solved at all. A skipped cell counts "
-            "as not solved. Curves are nudged apart vertically by less than 1% so that equal "
-            "ones stay visible.",
-        ),
-        Figure(
-            data_path,
-            "Data profile",
-            "The fraction of problems solved within a budget of α·(dim+1) function and "
-            "gradient evaluations (More & Wild's simplex gradients), so problems of different "
-            "dimension share one axis. Same target and tuned settings as the profiles above. "
-            "Hessian evaluations are not counted, which flatters second-order methods.",
-        ),
-    ]
+    _save(fig, path)
+    return Figure(
+        path,
+        "Data profile",
+        "The fraction of problems solved within a budget of α·(dim+1) function and "
+        "gradient evaluations (More & Wild's simplex gradients), so problems of different "
+        "dimension share one axis. Same target and tuned settings as the profiles above. "
+        "Hessian evaluations are not counted, which flatters second-order methods.",
+    )
 
 
 # ---------------------------------------------------------------------------------------
+# Every figure of a report: each drawn in isolation, reused where its inputs did not change
 
 
 @dataclasses.dataclass(frozen=True)
 class Figures:
-    """What `draw_all` wrote: the overview figures and each problem's figures."""
+    """What `draw_all` wrote: the overview figures and each problem's figures (a record
+    with ``error`` set is a figure that could not be drawn), and how many of them were
+    drawn, copied unchanged from a previous report, or failed."""
 
     overview: list[Figure]
     problems: dict[str, list[Figure]]
     # Sentences in place of a figure that would show nothing (e.g. constant curvature).
     notes: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    drawn: int = 0
+    reused: int = 0
+    failed: int = 0
 
 
-def draw_all(results: Results, table: pd.DataFrame, plots_dir: Path) -> Figures:
-    """Every figure of the report into plots_dir (stale PNGs removed first).
+# plots/figures.json: each problem's fingerprint and figure records (and the profiles').
+MANIFEST = "figures.json"
+# Columns no figure reads; they differ between two runs of the very same cells.
+UNDRAWN_COLUMNS = ("compile_s", "run_s", "cache_hit")
+# The tables a problem's figures are drawn from (`Results` fields), by problem.
+_TABLES = ("curves", "runs", "paths", "curvature", "surfaces")
+ACROSS = "across problems"  # where a profile figure belongs, in messages
+
+
+@dataclasses.dataclass(frozen=True)
+class _Job:
+    """One figure to draw: its file, the title it is known by if drawing fails, and how."""
+
+    file: str
+    title: str
+    draw: Callable[[Path], Figure | None]
+
+
+def _problem_jobs(
+    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict]
+) -> tuple[list[_Job], list[str]]:
+    """The figures of one problem (in report order) and the sentences that replace some."""
+    name = slug(problem)
+    jobs = [
+        _Job(
+            f"{name}_convergence.png",
+            f"{problem}: convergence",
+            lambda path: convergence_plot(problem, results, best, styles, path),
+        )
+    ]
+    has_path = (
+        results.paths is not None
+        and results.surfaces is not None
+        and (results.paths["problem"] == problem).any()
+        and (results.surfaces["problem"] == problem).any()
+    )
+    if has_path:
+        jobs.append(
+            _Job(
+                f"{name}_trajectories.png",
+                f"{problem}: trajectories",
+                lambda path: trajectory_plot(problem, results, best, styles, path),
+            )
+        )
+        jobs.append(
+            _Job(
+                f"{name}_paths_by_optimizer.png",
+                f"{problem}: tuned vs default paths",
+                lambda path: trajectory_grid_plot(problem, results, best, styles, path),
+            )
+        )
+    jobs.append(
+        _Job(
+            f"{name}_learning_rate.png",
+            f"{problem}: learning-rate sensitivity",
+            lambda path: sensitivity_plot(problem, results, styles, path),
+        )
+    )
+    notes: list[str] = []
+    if results.curvature is not None and (results.curvature["problem"] == problem).any():
+        constant = constant_curvature(results.curvature, problem)
+        if constant is None:
+            jobs.append(
+                _Job(
+                    f"{name}_curvature.png",
+                    f"{problem}: curvature along the path",
+                    lambda path: curvature_plot(problem, results, best, styles, path),
+                )
+            )
+        else:
+            notes.append(
+                "The Hessian is the same at every recorded iterate of every path (a "
+                f"quadratic): smallest eigenvalue {constant[0]:.4g}, condition number "
+                f"{constant[1]:.4g}; no curvature plot."
+            )
+    return jobs, notes
+
+
+def _profile_jobs(
+    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict]
+) -> list[_Job]:
+    """The profile figures; none without a target and a problem with a known f*."""
+    if not solvable_problems(metadata):
+        return []
+    return [
+        _Job(
+            "profile_performance.png",
+            "Performance profiles",
+            lambda path: performance_profile_plot(table, metadata, styles, path),
+        ),
+        _Job(
+            "profile_data.png",
+            "Data profile",
+            lambda path: data_profile_plot(table, metadata, styles, path),
+        ),
+    ]
+
+
+def _json_bytes(value: Any) -> bytes:
+    return json.dumps(value, sort_keys=True, default=str).encode()
+
+
+def _missing(value: Any) -> bool:
+    try:
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # a list or an array: a value
+        return False
+
+
+def _digest_frame(digest: Any, frame: pd.DataFrame | None) -> None:
+    """Feed a table to the digest in a canonical order: columns by name, rows sorted by
+    every column, so two tables with the same rows hash alike however they were written."""
+    if frame is None:
+        digest.update(b"<no table>")
+        return
+    frame = frame.drop(columns=[c for c in UNDRAWN_COLUMNS if c in frame.columns])
+    columns = sorted(map(str, frame.columns))
+    frame = frame[columns]
+    try:
+        frame = frame.sort_values(columns, kind="stable", na_position="last", ignore_index=True)
+    except TypeError:  # values that do not compare (mixed types): the table's own order
+        frame = frame.reset_index(drop=True)
+    digest.update(_json_bytes([columns, [str(frame[c].dtype) for c in columns], len(frame)]))
+    for column in columns:
+        values = frame[column].to_numpy()
+        if values.dtype.kind in "biufcmM":
+            digest.update(np.ascontiguousarray(values).tobytes())
+        else:
+            digest.update(_json_bytes([None if _missing(v) else str(v) for v in values]))
+
+
+def _by_problem(frame: pd.DataFrame | None) -> dict[str, pd.DataFrame]:
+    if frame is None or "problem" not in frame.columns:
+        return {}
+    return {str(p): rows for p, rows in frame.groupby("problem", sort=False)}
+
+
+def _context_digest(metadata: Mapping[str, Any], styles: Mapping[str, dict]) -> Any:
+    """A digest of what every figure depends on besides its own rows: the drawing code's
+    version, the libraries that draw, the suite's target, the optimizers and their styles."""
+    digest = hashlib.sha256()
+    digest.update(
+        _json_bytes(
+            {
+                "plots_version": PLOTS_VERSION,
+                "matplotlib": matplotlib.__version__,
+                "pillow": PIL.__version__,
+                "target": metadata.get("suite", {}).get("target"),
+                "optimizers": metadata.get("optimizers", {}),
+                "styles": styles,
+            }
+        )
+    )
+    return digest
+
+
+def problem_fingerprint(
+    problem: str,
+    results: Results,
+    table: pd.DataFrame,
+    styles: Mapping[str, dict],
+    groups: Mapping[str, Mapping[str, pd.DataFrame]] | None = None,
+) -> str:
+    """sha256 of exactly what ``problem``'s figures are drawn from: its rows of every table
+    (timings left out), its rows of the comparison ``table``, its metadata, the suite's
+    target, the optimizers' metadata and styles, and `PLOTS_VERSION`. ``groups``: the
+    tables split by problem already (`draw_all` splits them once for all problems)."""
+    digest = _context_digest(results.metadata, styles)
+    digest.update(_json_bytes(["problem", problem, results.metadata["problems"].get(problem)]))
+    for name in (*_TABLES, "table"):
+        frame = table if name == "table" else getattr(results, name)
+        if frame is None:
+            _digest_frame(digest, None)
+            continue
+        rows = (groups or {}).get(name, {}).get(problem) if groups else None
+        if rows is None:
+            rows = frame[frame["problem"] == problem] if "problem" in frame else frame.iloc[:0]
+        digest.update(name.encode())
+        _digest_frame(digest, rows)
+    return digest.hexdigest()
+
+
+def profiles_fingerprint(
+    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict]
+) -> str:
+    """sha256 of what the profile figures are drawn from: the whole comparison table, every
+    problem's metadata, the suite's target, the optimizers and styles, `PLOTS_VERSION`."""
+    digest = _context_digest(metadata, styles)
+    digest.update(_json_bytes(["profiles", metadata.get("problems", {})]))
+    _digest_frame(digest, table)
+    return digest.hexdigest()
+
+
+def read_manifest(folder: Path | None) -> dict[str, Any]:
+    """``folder``/plots/figures.json as written by `draw_all`; {} where absent or unreadable."""
+    if folder is None:
+        return {}
+    try:
+        manifest = json.loads((Path(folder) / "plots" / MANIFEST).read_text())
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def _reusable(entry: Any, fingerprint: str, source: Path) -> list[dict[str, str]] | None:
+    """The figure records of a previous report's entry, if they can stand for this one: same
+    fingerprint, no figure that failed, every file there."""
+    if not isinstance(entry, dict) or entry.get("fingerprint") != fingerprint:
+        return None
+    records = entry.get("figures")
+    if not isinstance(records, list):
+        return None
+    for record in records:
+        if not isinstance(record, dict) or record.get("error"):
+            return None
+        file = record.get("file")
+        if not isinstance(file, str) or Path(file).name != file or not (source / file).is_file():
+            return None
+    return records
+
+
+def _record(figure: Figure) -> dict[str, str]:
+    record = {"file": figure.path.name, "title": figure.title, "caption": figure.caption}
+    if figure.error is not None:
+        record["error"] = figure.error
+    return record
+
+
+def _draw_one(job: _Job, plots_dir: Path) -> Figure | None:
+    """Draw one figure; if drawing raises, a record saying why, with nothing left behind
+    (its open matplotlib figures closed, a half-written file removed)."""
+    path = plots_dir / job.file
+    before = set(plt.get_fignums())
+    try:
+        return job.draw(path)
+    except Exception as error:  # one figure must never cost the report
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+        path.unlink(missing_ok=True)
+        why = " ".join(f"{type(error).__name__}: {error}".split())
+        return Figure(path, job.title, "", error=why)
+
+
+@dataclasses.dataclass
+class _Progress:
+    total: int
+    log: TextIO
+    done: int = 0
+    drawn: int = 0
+    reused: int = 0
+    failed: int = 0
+
+    def reuse(self, record: Mapping[str, str]) -> None:
+        self.done += 1
+        self.reused += 1
+        self._print(f"reused  [{self.done}/{self.total}] {record['file']} (inputs unchanged)")
+
+    def draw(self, job: _Job, plots_dir: Path, where: str) -> Figure | None:
+        self.done += 1
+        start = time.perf_counter()
+        figure = _draw_one(job, plots_dir)
+        seconds = time.perf_counter() - start
+        line = f"drawing [{self.done}/{self.total}] {job.file} {seconds:.1f} s"
+        if figure is None:
+            self._print(f"{line}: nothing to show, no figure")
+        elif figure.error is None:
+            self.drawn += 1
+            self._print(line)
+        else:
+            self.failed += 1
+            print(
+                f"figure {job.file} ({where}): could not be drawn: {figure.error}",
+                file=sys.stderr,
+                flush=True,
+            )
+            if self.log is not sys.stderr:
+                self._print(f"{line}: could not be drawn: {figure.error}")
+        return figure
+
+    def _print(self, line: str) -> None:
+        print(line, file=self.log, flush=True)
+
+
+def draw_all(
+    results: Results,
+    table: pd.DataFrame,
+    plots_dir: Path,
+    log: TextIO | None = None,
+    reuse_from: Path | None = None,
+) -> Figures:
+    """Every figure of the report into plots_dir (stale PNGs removed first), and
+    plots_dir/figures.json (fingerprints, figure records, notes).
 
     ``table`` is `bench.summary.comparison(...)`: the tuned setting of each optimizer,
-    ranked per problem.
+    ranked per problem. Each figure is drawn in isolation: one that raises is reported on
+    stderr and recorded with its error, and the others are drawn all the same. ``log``
+    (default stderr) gets one line per figure. ``reuse_from``: a results folder whose
+    plots/figures.json holds the same fingerprint for a problem (or for the profiles) and
+    all of its PNG files: those are copied instead of drawn.
     """
+    plots_dir = Path(plots_dir)
     plots_dir.mkdir(parents=True, exist_ok=True)
-    for stale in plots_dir.glob("*.png"):
-        stale.unlink()
+    log = sys.stderr if log is None else log
     metadata = results.metadata
-    kinds = {name: entry["kind"] for name, entry in metadata.get("optimizers", {}).items()}
-    styles = optimizer_styles(_all_optimizers(results), kinds)
+    styles = suite_styles(results)
     swept = None
     if metadata.get("optimizers"):
         swept = list(
             dict.fromkeys(n for o in metadata["optimizers"].values() for n in o.get("sweeps", []))
         )
-    results = dataclasses.replace(
+    labelled = dataclasses.replace(
         results, curves=with_settings(results.curves, results.runs, swept)
     )
-    figures: dict[str, list[Figure]] = {}
+    previous = read_manifest(reuse_from)
+    source = None if reuse_from is None else Path(reuse_from) / "plots"
+    in_place = source is not None and source.resolve() == plots_dir.resolve()
+    groups = {name: _by_problem(getattr(results, name)) for name in _TABLES}
+    groups["table"] = _by_problem(table)
+
+    # (problem, or None for the profiles; fingerprint; jobs; records to reuse, or None)
+    plan: list[tuple[str | None, str, list[_Job], list[dict[str, str]] | None]] = []
     notes: dict[str, list[str]] = {}
+    previous_problems = previous.get("problems") or {}
     for problem in metadata["problems"]:
         best = table[table["problem"] == problem]
-        if best.empty:
-            continue
-        name = slug(problem)
-        drawn: list[Figure | None] = [
-            convergence_plot(problem, results, best, styles, plots_dir / f"{name}_convergence.png")
-        ]
-        has_path = (
-            results.paths is not None
-            and results.surfaces is not None
-            and (results.paths["problem"] == problem).any()
-            and (results.surfaces["problem"] == problem).any()
+        jobs, problem_notes = (
+            ([], []) if best.empty else _problem_jobs(problem, labelled, best, styles)
         )
-        if has_path:
-            drawn.append(
-                trajectory_plot(
-                    problem, results, best, styles, plots_dir / f"{name}_trajectories.png"
-                )
-            )
-            drawn.append(
-                trajectory_grid_plot(
-                    problem, results, best, styles, plots_dir / f"{name}_paths_by_optimizer.png"
-                )
-            )
-        drawn.append(
-            sensitivity_plot(problem, results, styles, plots_dir / f"{name}_learning_rate.png")
-        )
-        if results.curvature is not None and (results.curvature["problem"] == problem).any():
-            constant = constant_curvature(results.curvature, problem)
-            if constant is None:
-                drawn.append(
-                    curvature_plot(
-                        problem, results, best, styles, plots_dir / f"{name}_curvature.png"
-                    )
-                )
-            else:
-                notes[problem] = [
-                    "The Hessian is the same at every recorded iterate of every path (a "
-                    f"quadratic): smallest eigenvalue {constant[0]:.4g}, condition number "
-                    f"{constant[1]:.4g}; no curvature plot."
-                ]
-        figures[problem] = [f for f in drawn if f is not None]
-    overview = profile_plots(table, metadata, styles, plots_dir)
-    return Figures(overview=overview, problems=figures, notes=notes)
+        if problem_notes:
+            notes[problem] = problem_notes
+        fingerprint = problem_fingerprint(problem, results, table, styles, groups)
+        records = None
+        if source is not None and isinstance(previous_problems, dict):
+            records = _reusable(previous_problems.get(problem), fingerprint, source)
+        plan.append((problem, fingerprint, jobs, records))
+    fingerprint = profiles_fingerprint(table, metadata, styles)
+    records = None if source is None else _reusable(previous.get("profiles"), fingerprint, source)
+    plan.append((None, fingerprint, _profile_jobs(table, metadata, styles), records))
+
+    keep = {r["file"] for *_, records in plan if records for r in records} if in_place else set()
+    for stale in plots_dir.glob("*.png"):
+        if stale.name not in keep:
+            stale.unlink()
+    (plots_dir / MANIFEST).unlink(missing_ok=True)
+
+    progress = _Progress(
+        total=sum(len(jobs) if records is None else len(records) for _, _, jobs, records in plan),
+        log=log,
+    )
+    figures: dict[str, list[Figure]] = {}
+    overview: list[Figure] = []
+    manifest: dict[str, Any] = {"plots_version": PLOTS_VERSION, "problems": {}}
+    for problem, fingerprint, jobs, records in plan:
+        written: list[Figure] = []
+        if records is not None and not in_place:
+            try:
+                for record in records:
+                    shutil.copy2(source / record["file"], plots_dir / record["file"])
+            except OSError:  # gone or unreadable since it was checked: draw them after all
+                progress.total += len(jobs) - len(records)
+                records = None
+        if records is not None:
+            for record in records:
+                path = plots_dir / record["file"]
+                written.append(Figure(path, record["title"], record["caption"]))
+                progress.reuse(record)
+        else:
+            for job in jobs:
+                figure = progress.draw(job, plots_dir, ACROSS if problem is None else problem)
+                if figure is not None:
+                    written.append(figure)
+        entry = {"fingerprint": fingerprint, "figures": [_record(f) for f in written]}
+        if problem is None:
+            overview = written
+            manifest["profiles"] = entry
+        else:
+            figures[problem] = written
+            manifest["problems"][problem] = {**entry, "notes": notes.get(problem, [])}
+    (plots_dir / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
+    return Figures(
+        overview=overview,
+        problems=figures,
+        notes=notes,
+        drawn=progress.drawn,
+        reused=progress.reused,
+        failed=progress.failed,
+    )

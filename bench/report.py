@@ -1,16 +1,20 @@
 """report.md and report.html: the summary tables and the plots, rebuilt from the tables alone.
 
 `write_report(out)` reads the parquet files in ``out`` and writes ``out/report.md``,
-``out/report.html`` (self-contained: plots embedded) and ``out/plots/*.png``.
+``out/report.html`` (self-contained: plots embedded) and ``out/plots/*.png``. The report
+never dies on data: a figure that cannot be drawn is named in its place, with the reason.
+`build_report` does the same and also says how many figures it drew, reused or lost.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import numpy as np
 import pandas as pd
@@ -18,8 +22,9 @@ import pandas as pd
 from bench.document import Block, Code, Heading, Image, Items, Paragraph, Table, anchor, to_markdown
 from bench.html import to_html
 from bench.plots import Figure, Figures, draw_all
-from bench.results import Results, load_results
+from bench.results.loaded import Results, load_results
 from bench.summary import (
+    FAILED,
     GAP_RESOLUTION,
     SCORE_DIGITS,
     comparison,
@@ -54,7 +59,9 @@ PROTOCOL = [
     "A run's status is `converged` once its gap first reaches the target (a first hitting "
     "time, as in COCO), even if its gap rises again later (its final gap, which the score "
     "uses, tells the rest); `diverged` runs became non-finite, whether or not they had "
-    "reached the target, and were frozen there; `max_steps` runs never reached it.",
+    "reached the target, and were frozen there; `max_steps` runs never reached it. A cell "
+    "that was `skipped`, or failed while running (`error`, `timeout`), has no result: it is "
+    "left out of the rankings and counts as not solved.",
     "The default setting is the entry's untuned point (its factory's defaults where they "
     "are in the grid); '-' where the grid does not contain one.",
     "Compile and run seconds are per cell: all settings and seeds of one entry on one "
@@ -94,6 +101,32 @@ def _label(value: Any) -> str:
     return "-" if value is None or pd.isna(value) else str(value)
 
 
+def _plural(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
+
+
+def _figure_blocks(figures: Sequence[Figure]) -> list[Block]:
+    """Each figure, or in its place the sentence saying it is missing and why."""
+    blocks: list[Block] = []
+    for figure in figures:
+        if figure.error is None:
+            blocks.append(Image(figure.path, figure.title, figure.caption))
+        else:
+            blocks.append(
+                Paragraph(
+                    f"Figure missing: `{Path(figure.path).name}` ({figure.title}) could not be "
+                    f"drawn: {figure.error}"
+                )
+            )
+    return blocks
+
+
+def _not_run_text(status: str, optimizer: str, reason: str) -> str:
+    if status in FAILED:
+        return f"Failed ({status}): {optimizer}: {reason}"
+    return f"Not run: {optimizer}: {reason}"
+
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -109,7 +142,8 @@ def _header_blocks(results: Results) -> list[Block]:
     blocks.append(
         Paragraph(
             f"{len(metadata['problems'])} problems x {len(metadata['optimizers'])} optimizer "
-            f"entries; {suite['steps']} steps per run; {len(seeds)} seeds ({_seed_text(seeds)}); "
+            f"entries; {suite['steps']} steps per run; {_plural(len(seeds), 'seed')} "
+            f"({_seed_text(seeds)}); "
             f"{suite.get('dtype', 'float64')}; "
             + (f"target gap {target:g}." if target is not None else "no target gap set.")
         )
@@ -129,17 +163,26 @@ def _header_blocks(results: Results) -> list[Block]:
 
 
 def _timing_blocks(metadata: Mapping[str, Any]) -> list[Block]:
-    """Where the suite's time went (written by the run; absent in older tables)."""
+    """Where the time of the run that wrote these tables went (absent in older tables)."""
     timing = metadata.get("timing")
     if not timing:
         return []
+    reused = timing.get("cells_reused", 0)
+    failed = timing.get("cells_failed", 0)
     text = (
-        f"Time: {timing['total_s']:.1f} s for {timing['cells_run']} cells; compile step "
-        f"{timing['compile_s']:.1f} s ({100 * timing['compile_share']:.0f}% of the total: "
-        f"tracing and lowering every cell, then {timing['xla_compiles']} XLA compiles and "
-        f"{timing['cache_hits']} executables loaded from the persistent compilation cache), "
-        f"running {timing['run_s']:.1f} s."
+        f"Time of the run that wrote these tables: {timing['total_s']:.1f} s. It computed "
+        f"{timing['cells_run']} cells"
+        + (f" and took {reused} finished cells from the cell store" if reused else "")
+        + (f"; {failed} cells failed (error or timeout)" if failed else "")
+        + "."
     )
+    if timing["cells_run"]:
+        text += (
+            f" Compile step {timing['compile_s']:.1f} s ({100 * timing['compile_share']:.0f}% "
+            f"of the total: tracing and lowering every computed cell, then "
+            f"{timing['xla_compiles']} XLA compiles and {timing['cache_hits']} executables "
+            f"loaded from the persistent compilation cache), running {timing['run_s']:.1f} s."
+        )
     slowest = timing.get("slowest_cell")
     if slowest:
         text += (
@@ -150,7 +193,7 @@ def _timing_blocks(metadata: Mapping[str, Any]) -> list[Block]:
 
 
 def _seed_text(seeds: list[int]) -> str:
-    if seeds and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
+    if len(seeds) > 1 and seeds == list(range(seeds[0], seeds[0] + len(seeds))):
         return f"{seeds[0]}..{seeds[-1]}"
     return ", ".join(str(s) for s in seeds)
 
@@ -253,7 +296,7 @@ def _overview_blocks(results: Results, table: pd.DataFrame, figures: list[Figure
             )
         )
     if figures:
-        blocks += [Image(f.path, f.title, f.caption) for f in figures]
+        blocks += _figure_blocks(figures)
     elif not solvable:
         blocks.append(
             Paragraph(
@@ -358,7 +401,7 @@ def _problem_blocks(
                 ],
                 rows,
                 caption=f"Ranked by the tuning protocol; {metric} over "
-                f"{int(ranked['runs'].max())} seeds at the tuned setting"
+                f"{_plural(int(ranked['runs'].max()), 'seed')} at the tuned setting"
                 + (
                     f"; target gap {target:g}."
                     if (target := metadata["suite"].get("target")) is not None and column == "gap"
@@ -390,12 +433,37 @@ def _problem_blocks(
                         numeric=frozenset(range(1, len(columns) + 1)),
                     )
                 )
+    below = _below_f_star(results.runs[results.runs["problem"] == problem], info)
+    if below is not None:
+        blocks.append(
+            Paragraph(
+                f"Warning: runs reached a loss {-below:.3g} below the declared f* = "
+                f"{info['f_star']:.10g}, so f* is wrong (too high) and the gaps are not "
+                "distances to the minimum; gaps at or below zero are drawn at the floor of the "
+                "log axes."
+            )
+        )
     skipped = skipped_cells(results.runs[results.runs["problem"] == problem])
     if not skipped.empty:
-        blocks.append(Items([f"Not run: {r.optimizer}: {r.reason}" for r in skipped.itertuples()]))
-    blocks += [Image(f.path, f.title, f.caption) for f in figures]
+        blocks.append(
+            Items([_not_run_text(r.status, r.optimizer, r.reason) for r in skipped.itertuples()])
+        )
+    blocks += _figure_blocks(figures)
     blocks += [Paragraph(note) for note in notes]
     return blocks
+
+
+def _below_f_star(runs: pd.DataFrame, info: Mapping[str, Any]) -> float | None:
+    """The most negative gap any run reached, where it is clearly below zero (beyond
+    rounding: 1e-9 relative to f*); None otherwise or where f* is unknown."""
+    f_star = info.get("f_star")
+    if f_star is None or "best_gap" not in runs.columns:
+        return None
+    gaps = runs["best_gap"].to_numpy(dtype=np.float64)
+    gaps = gaps[np.isfinite(gaps)]
+    if not gaps.size or gaps.min() >= -1e-9 * max(1.0, abs(float(f_star))):
+        return None
+    return float(gaps.min())
 
 
 def _skipped_blocks(runs: pd.DataFrame) -> list[Block]:
@@ -405,9 +473,10 @@ def _skipped_blocks(runs: pd.DataFrame) -> list[Block]:
     return [
         Heading("Cells not run", 2, "cells-not-run"),
         Table(
-            ["problem", "optimizer", "reason"],
-            [[r.problem, r.optimizer, r.reason] for r in skipped.itertuples()],
-            caption="Skipped by a declared capability; they count as not solved in the profiles.",
+            ["problem", "optimizer", "status", "reason"],
+            [[r.problem, r.optimizer, r.status, r.reason] for r in skipped.itertuples()],
+            caption="Skipped by a declared capability (`skipped`), or failed while running "
+            "(`error`, `timeout`); they have no result and count as not solved in the profiles.",
         ),
     ]
 
@@ -449,17 +518,52 @@ def report_blocks(results: Results, table: pd.DataFrame, figures: Figures) -> li
     return blocks
 
 
-def write_report(out: Path) -> Path:
-    """Draw every plot, write report.md and report.html in ``out`` from its parquet tables."""
+@dataclasses.dataclass(frozen=True)
+class ReportBuild:
+    """What `build_report` wrote, and how many figures it drew, copied unchanged from
+    ``reuse_from``, or could not draw (named in the report in their place)."""
+
+    markdown: Path
+    html: Path
+    drawn: int
+    reused: int
+    failed: int
+
+    def summary(self) -> str:
+        """e.g. "drew 5 figures, reused 36" (", 1 could not be drawn" where one failed)."""
+        text = f"drew {_plural(self.drawn, 'figure')}, reused {self.reused}"
+        return text + (f", {self.failed} could not be drawn" if self.failed else "")
+
+
+def build_report(
+    out: Path, log: TextIO | None = None, reuse_from: Path | None = None
+) -> ReportBuild:
+    """Draw every plot, write report.md and report.html in ``out`` from its parquet tables.
+
+    ``log`` (default stderr): one line per figure as it is drawn, then the counts (the
+    caller prints the last line, naming report.html where it ends up). ``reuse_from``: a
+    results folder (``out`` itself works too) whose unchanged figures are copied instead of
+    drawn (see `bench.plots.draw_all`).
+    """
+    log = sys.stderr if log is None else log
     # Absolute, so figure paths can be made relative to the report's folder whatever the
     # caller's working directory (`make bench` passes "results/default").
     out = Path(out).resolve()
     results = load_results(out)
     table = comparison(results.runs, results.metadata)
-    figures = draw_all(results, table, out / "plots")
+    figures = draw_all(results, table, out / "plots", log=log, reuse_from=reuse_from)
     blocks = report_blocks(results, table, figures)
     path = out / "report.md"
     path.write_text(to_markdown(blocks, out))
     title = f"Optimizer benchmark: {results.metadata['suite']['name']}"
-    (out / "report.html").write_text(to_html(blocks, out, title))
-    return path
+    html_path = out / "report.html"
+    html_path.write_text(to_html(blocks, out, title))
+    built = ReportBuild(path, html_path, figures.drawn, figures.reused, figures.failed)
+    # The caller names the report last: here it may still sit in a staging folder.
+    print(f"figures: {built.summary()}", file=log, flush=True)
+    return built
+
+
+def write_report(out: Path, log: TextIO | None = None, reuse_from: Path | None = None) -> Path:
+    """`build_report`, returning the path of report.md."""
+    return build_report(out, log=log, reuse_from=reuse_from).markdown

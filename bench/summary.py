@@ -29,13 +29,18 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.tables import CURVE_COLUMNS, RUN_COLUMNS, RUN_EXTRAS
+from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, RUN_EXTRAS
 
 # Gaps at or below this are rounding noise around f*: settings this close tie (by dtype).
 GAP_RESOLUTION = {"float64": 1e-12, "float32": 1e-6}
 
 # Scores equal to this many significant digits tie (then steps to target decide).
 SCORE_DIGITS = 6
+
+# Statuses of rows that hold no result: skipped by a declared capability, or failed while
+# running (an exception, a time limit). Their metrics are NaN; every summary leaves them out.
+NOT_RUN = ("skipped", "error", "timeout")
+FAILED = ("error", "timeout")
 
 _KEYS = ["problem", "optimizer", "setting"]
 _NOT_HYPER = set(CURVE_COLUMNS) | set(RUN_COLUMNS) | set(RUN_EXTRAS)
@@ -110,7 +115,7 @@ def setting_summary(runs: pd.DataFrame, problems: Mapping[str, Mapping[str, Any]
     more than half of the seeds), converged, diverged, runs, compile_s, run_s, key (the
     score the protocol sorts by) and the hyperparameter columns.
     """
-    ran = runs[runs["status"] != "skipped"].copy()
+    ran = runs[~runs["status"].isin(NOT_RUN)].copy()
     hyper = hyperparameter_columns(ran)
     columns = [
         *_KEYS,
@@ -296,7 +301,7 @@ def ladder(
     One row per row of `table` (problem, optimizer, setting); one column per target that
     the runs table holds; +inf where more than half of the seeds never got there.
     """
-    from bench.tables import ladder_column
+    from bench.results.columns import ladder_column
 
     columns = [(t, ladder_column(prefix, t)) for t in targets]
     columns = [(t, c) for t, c in columns if c in runs.columns]
@@ -313,6 +318,13 @@ def ladder(
 
 
 def skipped_cells(runs: pd.DataFrame) -> pd.DataFrame:
-    """(problem, optimizer, reason) of every cell that was not run."""
-    skipped = runs[runs["status"] == "skipped"]
-    return skipped[["problem", "optimizer", "reason"]].drop_duplicates().reset_index(drop=True)
+    """(problem, optimizer, status, reason) of every cell that holds no result: skipped, or
+    failed while running (status `error` or `timeout`); the reason '-' where none is given."""
+    skipped = runs[runs["status"].isin(NOT_RUN)]
+    columns = ["problem", "optimizer", "status", "reason"]
+    if "reason" not in skipped.columns:
+        skipped = skipped.assign(reason="")
+    skipped = skipped[columns].astype({"reason": object})
+    reason = skipped["reason"].map(lambda r: "-" if r is None or pd.isna(r) or not str(r) else r)
+    skipped = skipped.assign(reason=reason.astype(str))
+    return skipped.drop_duplicates().reset_index(drop=True)

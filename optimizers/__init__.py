@@ -33,6 +33,15 @@ from optimizers.base import Optimizer, count_evals_in_state
 from optimizers.optax_aliases import OPTAX_ALIAS_NAMES, OPTAX_OPTIMIZERS
 
 _LINE_SEARCH_SWEEPABLE = frozenset({"c1", "c2"})
+# The modules that hold one family of entries each (the rest are shared).
+_FAMILIES = (
+    "first_order",
+    "adaptive",
+    "newton",
+    "quasi_newton",
+    "conjugate_gradient",
+    "optax_aliases",
+)
 
 HAND_WRITTEN: dict[str, Optimizer] = {
     "gd": Optimizer(
@@ -123,4 +132,42 @@ HAND_WRITTEN: dict[str, Optimizer] = {
 
 OPTIMIZERS: dict[str, Optimizer] = {**HAND_WRITTEN, **OPTAX_OPTIMIZERS}
 
-__all__ = ["HAND_WRITTEN", "OPTAX_ALIAS_NAMES", "OPTIMIZERS", "Optimizer"]
+# The numerics version of each module: bump it when the module's arithmetic changes (not for
+# a comment or a rename). Every cell key (bench/run/keys.py) holds the version of its entry's
+# family and of the shared modules, so a bump recomputes exactly the cells that use the code.
+# Optax's own arithmetic is keyed by optax's version as well.
+NUMERICS_VERSIONS: dict[str, int] = {
+    "optimizers.first_order": 1,
+    "optimizers.adaptive": 1,
+    "optimizers.newton": 1,
+    "optimizers.quasi_newton": 1,
+    "optimizers.conjugate_gradient": 1,
+    "optimizers.optax_aliases": 1,
+    # shared by every entry
+    "optimizers.base": 1,
+    "optimizers.compose": 1,
+    "optimizers.schedules": 1,
+    "optimizers.step_size": 1,
+    "optimizers.linesearch": 1,
+    "optimizers._flat": 1,
+    "optimizers._checks": 1,
+}
+SHARED_MODULES = tuple(m for m in NUMERICS_VERSIONS if m.split(".")[1] not in _FAMILIES)
+
+
+def numerics_versions(entry: Optimizer) -> dict[str, int]:
+    """The versions a cell of ``entry`` depends on: its family's and the shared modules'."""
+    family = entry.factory.__module__
+    if entry.name in OPTAX_OPTIMIZERS:
+        family = "optimizers.optax_aliases"
+    return {m: NUMERICS_VERSIONS[m] for m in (family, *SHARED_MODULES)}
+
+
+__all__ = [
+    "HAND_WRITTEN",
+    "NUMERICS_VERSIONS",
+    "OPTAX_ALIAS_NAMES",
+    "OPTIMIZERS",
+    "Optimizer",
+    "numerics_versions",
+]

@@ -53,4 +53,28 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
 # `bench check --all`; every other kind builds with its defaults.
 EXAMPLE_ARGUMENTS: dict[str, dict[str, Any]] = {"expression": EXAMPLE_HIMMELBLAU}
 
-__all__ = ["EXAMPLE_ARGUMENTS", "PROBLEMS", "Problem"]
+# The numerics version of each module: bump it when the module's arithmetic changes (a
+# formula, a dataset's preprocessing, a start), not for a comment. Every cell key
+# (bench/run/keys.py) holds the version of its problem's family and of the shared modules,
+# so a bump recomputes exactly the cells of that family.
+NUMERICS_VERSIONS: dict[str, int] = {
+    "problems.quadratic": 1,
+    "problems.classic": 1,
+    "problems.saddles": 1,
+    "problems.plateaus": 1,
+    "problems.learning": 1,
+    "problems.expression": 1,
+    # shared by every problem
+    "problems.base": 1,
+    "problems.datasets": 1,
+}
+SHARED_MODULES = ("problems.base", "problems.datasets")
+
+
+def numerics_versions(kind: str) -> dict[str, int]:
+    """The versions a cell of problem ``kind`` depends on: its family's and the shared ones."""
+    family = PROBLEMS[kind].__module__
+    return {m: NUMERICS_VERSIONS[m] for m in (family, *SHARED_MODULES)}
+
+
+__all__ = ["EXAMPLE_ARGUMENTS", "NUMERICS_VERSIONS", "PROBLEMS", "Problem", "numerics_versions"]

@@ -52,7 +52,12 @@ _BINARY = {
     ast.Mult: jnp.multiply,
     ast.Div: jnp.divide,
 }
-_MAX_FORMULA_LENGTH = 10_000
+# The limits of a formula, checked by ``parse_formula`` (which builds the very function the
+# runner traces): its length in characters, and how deeply its operations nest. CPython's
+# parser refuses more than 200 nested brackets itself; 200 levels of operations keep this
+# module's compiler (two Python frames a level) far from the interpreter's recursion limit.
+MAX_FORMULA_LENGTH = 10_000
+MAX_FORMULA_DEPTH = 200
 _MAX_INTEGER_POWER = 1024
 
 ALLOWED = (
@@ -96,42 +101,91 @@ _OPERATOR_SYMBOLS = {
 }
 
 
+def _shown(value: Any, limit: int = 100) -> str:
+    """``repr(value)`` for a message, cut to ``limit`` characters with '...' and its size."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    if isinstance(value, str):
+        size = f"{len(value):,} characters"
+    elif isinstance(value, list | tuple):
+        size = f"{len(value):,} items"
+    else:
+        size = f"{len(text):,} characters written out"
+    return f"{text[:limit]}... ({size})"
+
+
+def _too_deep(formula: str) -> ValueError:
+    return ValueError(
+        f"formula {_shown(formula)} is nested too deeply: at most {MAX_FORMULA_DEPTH} "
+        "levels of operations inside operations (such as -(-(-x[0])) or x[0]**x[0]**x[0]; "
+        "a chain a + b - c + ... or a * b / c * ... counts as one level)"
+    )
+
+
+# A chain of these, written left to right without brackets, is one level: a + b - c + d.
+_CHAINS = {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "mul"}
+
+
 class _Compiler:
-    """Checks a parsed formula node by node and builds the jnp function it denotes."""
+    """Checks a parsed formula node by node and emits the program of jnp calls it denotes.
+
+    The program is postfix: leaves (``arity`` 0) are functions of ``x``, the others take
+    the values of the last ``arity`` entries. Evaluating it is a loop, not a recursion, so
+    tracing a formula needs no Python stack beyond that of one jnp call, however it nests;
+    only this compiler recurses, at most ``MAX_FORMULA_DEPTH`` levels (about two Python
+    frames each).
+    """
 
     def __init__(self, formula: str) -> None:
         self.formula = formula
         self.indices: set[int] = set()
         self.uses_vector = False
+        self.program: list[tuple[int, Callable[..., Array]]] = []
+        self.depth = 0
 
     def refuse(self, node: ast.AST, what: str) -> ValueError:
         fragment = ast.get_source_segment(self.formula, node) or self.formula
         return ValueError(
-            f"formula {self.formula!r}: {what} in {fragment!r} is not allowed; {ALLOWED}"
+            f"formula {_shown(self.formula)}: {what} in {_shown(fragment)} is not allowed; "
+            f"{ALLOWED}"
         )
 
-    def compile(self, node: ast.AST) -> Node:
+    def emit(self, arity: int, op: Callable[..., Array]) -> None:
+        self.program.append((arity, op))
+
+    def compile(self, node: ast.AST) -> None:
+        self.depth += 1
+        if self.depth > MAX_FORMULA_DEPTH:
+            raise _too_deep(self.formula)
+        try:
+            self.node(node)
+        finally:
+            self.depth -= 1
+
+    def node(self, node: ast.AST) -> None:
         if isinstance(node, ast.Constant):
             value = self.number(node)
-            return lambda x: jnp.asarray(value, x.dtype)
-        if isinstance(node, ast.Name):
-            return self.name(node)
-        if isinstance(node, ast.Subscript):
-            return self.subscript(node)
-        if isinstance(node, ast.UnaryOp):
-            if isinstance(node.op, ast.USub):
-                operand = self.compile(node.operand)
-                return lambda x: jnp.negative(operand(x))
-            if isinstance(node.op, ast.UAdd):
-                return self.compile(node.operand)
+            self.emit(0, lambda x: jnp.asarray(value, x.dtype))
+        elif isinstance(node, ast.Name):
+            self.name(node)
+        elif isinstance(node, ast.Subscript):
+            self.subscript(node)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            self.compile(node.operand)
+            self.emit(1, jnp.negative)
+        elif isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            self.compile(node.operand)
+        elif isinstance(node, ast.UnaryOp):
             symbol = _OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)
             raise self.refuse(node, f"the operator {symbol}")
-        if isinstance(node, ast.BinOp):
-            return self.binary(node)
-        if isinstance(node, ast.Call):
-            return self.call(node)
-        what = _NODE_WORDS.get(type(node), f"a {type(node).__name__} expression")
-        raise self.refuse(node, what)
+        elif isinstance(node, ast.BinOp):
+            self.binary(node)
+        elif isinstance(node, ast.Call):
+            self.call(node)
+        else:
+            what = _NODE_WORDS.get(type(node), f"a {type(node).__name__} expression")
+            raise self.refuse(node, what)
 
     def number(self, node: ast.Constant) -> float:
         value = node.value
@@ -146,18 +200,20 @@ class _Compiler:
             raise self.refuse(node, "a non-finite number")
         return number
 
-    def name(self, node: ast.Name) -> Node:
+    def name(self, node: ast.Name) -> None:
         if node.id == "x":
             self.uses_vector = True
-            return lambda x: x
+            self.emit(0, lambda x: x)
+            return
         if node.id in _CONSTANTS:
             value = _CONSTANTS[node.id]
-            return lambda x: jnp.asarray(value, x.dtype)
+            self.emit(0, lambda x: jnp.asarray(value, x.dtype))
+            return
         if node.id in _FUNCTIONS:
-            raise self.refuse(node, f"the function name {node.id!r} without a call")
-        raise self.refuse(node, f"the name {node.id!r}")
+            raise self.refuse(node, f"the function name {_shown(node.id)} without a call")
+        raise self.refuse(node, f"the name {_shown(node.id)}")
 
-    def subscript(self, node: ast.Subscript) -> Node:
+    def subscript(self, node: ast.Subscript) -> None:
         index = node.slice
         is_index = (
             isinstance(index, ast.Constant)
@@ -168,7 +224,7 @@ class _Compiler:
             raise self.refuse(node, "a subscript other than x[i] with a literal integer i")
         i = index.value
         self.indices.add(i)
-        return lambda x: x[i]
+        self.emit(0, lambda x: x[i])
 
     def integer_exponent(self, node: ast.AST) -> int | None:
         """The exponent as a small int if it is an integral literal (exact, smooth at x < 0)."""
@@ -183,58 +239,93 @@ class _Compiler:
             return sign * int(value)
         return None
 
-    def binary(self, node: ast.BinOp) -> Node:
-        left = self.compile(node.left)
+    def binary(self, node: ast.BinOp) -> None:
         if isinstance(node.op, ast.Pow):
+            self.compile(node.left)
             exponent = self.integer_exponent(node.right)
             if exponent is not None:
-                return lambda x: jnp.power(left(x), exponent)
-            right = self.compile(node.right)
-            return lambda x: jnp.power(left(x), right(x))
-        op = _BINARY.get(type(node.op))
-        if op is None:
+                self.emit(1, lambda a: jnp.power(a, exponent))
+                return
+            self.compile(node.right)
+            self.emit(2, jnp.power)
+            return
+        if type(node.op) not in _BINARY:
+            self.compile(node.left)
             symbol = _OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)
             raise self.refuse(node, f"the operator {symbol}")
-        right = self.compile(node.right)
-        return lambda x: op(left(x), right(x))
+        # ((a + b) - c) + d: walk down the left-leaning chain without recursing, then emit
+        # a, b, +, c, -, d, +: the same operations in the same order as the nested form.
+        chain = _CHAINS[type(node.op)]
+        links: list[ast.BinOp] = []
+        operand: ast.AST = node
+        while isinstance(operand, ast.BinOp) and _CHAINS.get(type(operand.op)) == chain:
+            links.append(operand)
+            operand = operand.left
+        self.compile(operand)
+        for link in reversed(links):
+            self.compile(link.right)
+            self.emit(2, _BINARY[type(link.op)])
 
-    def call(self, node: ast.Call) -> Node:
+    def call(self, node: ast.Call) -> None:
         if not isinstance(node.func, ast.Name):
             raise self.refuse(node.func, "calling anything but a named function")
         name = node.func.id
         if name not in _FUNCTIONS:
-            raise self.refuse(node.func, f"the function {name!r}")
+            raise self.refuse(node.func, f"the function {_shown(name)}")
         if node.keywords:
             raise self.refuse(node, "a keyword argument")
         if not node.args:
             raise self.refuse(node, f"calling {name}() without an argument")
         single, several = _FUNCTIONS[name]
-        args = [self.compile(arg) for arg in node.args]
-        if len(args) == 1:
-            (arg,) = args
-            return lambda x: single(arg(x))
+        for arg in node.args:
+            self.compile(arg)
+        if len(node.args) == 1:
+            self.emit(1, single)
+            return
         if several is None:
-            raise self.refuse(node, f"calling {name}() with {len(args)} arguments")
+            raise self.refuse(node, f"calling {name}() with {len(node.args)} arguments")
 
-        def combined(x: Array) -> Array:
-            result = args[0](x)
-            for arg in args[1:]:
-                result = several(result, arg(x))
+        def combined(*values: Array) -> Array:
+            result = values[0]
+            for value in values[1:]:
+                result = several(result, value)
             return result
 
-        return combined
+        self.emit(len(node.args), combined)
+
+
+def _evaluator(program: list[tuple[int, Callable[..., Array]]]) -> Node:
+    """``f(x)`` that runs a postfix program with a value stack: a loop, never a recursion."""
+
+    def evaluate(x: Array) -> Array:
+        stack: list[Array] = []
+        for arity, op in program:
+            if arity == 0:
+                stack.append(op(x))
+            else:
+                args = stack[-arity:]
+                del stack[-arity:]
+                stack.append(op(*args))
+        (result,) = stack
+        return result
+
+    return evaluate
 
 
 def parse_formula(formula: str) -> tuple[Node, set[int], bool]:
     """Compile ``formula`` into ``f(x)``; also the x indices it reads and whether it uses x whole.
 
-    Raises ``ValueError`` naming the offending fragment for anything outside the whitelist.
+    Raises ``ValueError`` naming the offending fragment for anything outside the whitelist,
+    and for a formula longer than ``MAX_FORMULA_LENGTH`` characters or nested deeper than
+    ``MAX_FORMULA_DEPTH`` levels. These limits are the only ones: the returned ``f`` is the
+    very function the runner traces, and it evaluates without recursion (see ``_Compiler``),
+    so whatever passes here traces at any depth of the runner's own stack.
     """
     if not isinstance(formula, str) or not formula.strip():
-        raise ValueError(f"formula must be a non-empty string, got {formula!r}")
-    if len(formula) > _MAX_FORMULA_LENGTH:
+        raise ValueError(f"formula must be a non-empty string, got {_shown(formula)}")
+    if len(formula) > MAX_FORMULA_LENGTH:
         raise ValueError(
-            f"formula must be at most {_MAX_FORMULA_LENGTH} characters, got {len(formula)}"
+            f"formula must be at most {MAX_FORMULA_LENGTH} characters, got {len(formula)}"
         )
     formula = formula.strip()
     try:
@@ -242,16 +333,16 @@ def parse_formula(formula: str) -> tuple[Node, set[int], bool]:
     except SyntaxError as err:
         where = f" at column {err.offset}" if err.offset else ""
         raise ValueError(
-            f"formula {formula!r} is not a valid expression: {err.msg}{where}"
+            f"formula {_shown(formula)} is not a valid expression: {err.msg}{where}"
         ) from None
     except (RecursionError, MemoryError):
-        raise ValueError(f"formula {formula[:60]!r}... is nested too deeply") from None
+        raise _too_deep(formula) from None
     compiler = _Compiler(formula)
     try:
-        fn = compiler.compile(tree.body)
+        compiler.compile(tree.body)
     except RecursionError:
-        raise ValueError(f"formula {formula[:60]!r}... is nested too deeply") from None
-    return fn, compiler.indices, compiler.uses_vector
+        raise _too_deep(formula) from None
+    return _evaluator(compiler.program), compiler.indices, compiler.uses_vector
 
 
 def _as_points(name: str, value: Any, dim: int) -> np.ndarray:
@@ -260,17 +351,17 @@ def _as_points(name: str, value: Any, dim: int) -> np.ndarray:
         points = np.asarray(value, dtype=np.float64)
     except (TypeError, ValueError):
         raise ValueError(
-            f"{name} must be a list of numbers or of lists of numbers, got {value!r}"
+            f"{name} must be a list of numbers or of lists of numbers, got {_shown(value)}"
         ) from None
     if points.ndim == 1:
         points = points[None, :]
     if points.ndim != 2 or points.shape[0] == 0 or points.shape[1] != dim:
         raise ValueError(
             f"{name} must be one point or a list of points with dim = {dim} coordinates each, "
-            f"got {value!r}"
+            f"got {_shown(value)}"
         )
     if not np.all(np.isfinite(points)):
-        raise ValueError(f"{name} must hold finite numbers, got {value!r}")
+        raise ValueError(f"{name} must hold finite numbers, got {_shown(value)}")
     return points
 
 
@@ -278,7 +369,7 @@ def _as_bounds(value: Any, dim: int) -> tuple[tuple[float, float], ...]:
     """Per-coordinate ``(low, high)`` pairs; a single pair applies to every coordinate."""
     message = (
         f"bounds must be a list of [low, high] pairs with low < high, one per coordinate "
-        f"(dim = {dim}) or a single pair for all, got {value!r}"
+        f"(dim = {dim}) or a single pair for all, got {_shown(value)}"
     )
     try:
         pairs = np.asarray(value, dtype=np.float64)
@@ -345,35 +436,35 @@ def expression(
     if dim is None:
         if uses_vector:
             raise ValueError(
-                f"formula {formula!r} uses x as a whole vector: give dim, the length of x"
+                f"formula {_shown(formula)} uses x as a whole vector: give dim, the length of x"
             )
         if not indices:
-            raise ValueError(f"formula {formula!r} does not use x: give dim, or use x[i]")
+            raise ValueError(f"formula {_shown(formula)} does not use x: give dim, or use x[i]")
         dim = max(indices) + 1
     dim = check_int("dim", dim, low=1, high=100_000)
     if indices and max(indices) >= dim:
         raise ValueError(
-            f"formula {formula!r} reads x[{max(indices)}], but dim is {dim}: indices must be "
+            f"formula {_shown(formula)} reads x[{max(indices)}], but dim is {dim}: indices must be "
             f"between 0 and {dim - 1}"
         )
     if f_star is not None:
         if isinstance(f_star, bool) or not isinstance(f_star, int | float):
-            raise ValueError(f"f_star must be a number, got {f_star!r}")
+            raise ValueError(f"f_star must be a number, got {_shown(f_star)}")
         if not math.isfinite(f_star):
-            raise ValueError(f"f_star must be finite, got {f_star!r}")
+            raise ValueError(f"f_star must be finite, got {_shown(f_star)}")
         f_star = float(f_star)
     points = None if x_star is None else _as_points("x_star", x_star, dim)
     box = None if bounds is None else _as_bounds(bounds, dim)
     if not isinstance(description, str):
-        raise ValueError(f"description must be a string, got {description!r}")
+        raise ValueError(f"description must be a string, got {_shown(description)}")
 
     try:
         shape = jax.eval_shape(fn, jax.ShapeDtypeStruct((dim,), jnp.float32)).shape
     except RecursionError:
-        raise ValueError(f"formula {formula[:60]!r}... is nested too deeply") from None
+        raise _too_deep(formula) from None
     if shape != ():
         raise ValueError(
-            f"formula {formula!r} gives an array of shape {shape}, not a number: reduce it, "
+            f"formula {_shown(formula)} gives an array of shape {shape}, not a number: reduce it, "
             "e.g. sum(...)"
         )
 

@@ -15,7 +15,8 @@ import pytest
 import yaml
 
 from bench.cli import main
-from bench.tables import CURVE_COLUMNS, RUN_COLUMNS, read_table
+from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS
+from bench.results.parquet import read_table
 
 REPO = Path(__file__).resolve().parents[1]
 

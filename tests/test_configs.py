@@ -80,3 +80,12 @@ def test_every_entry_of_the_default_suite_has_its_untuned_point_in_the_grid():
         "momentum": 0.9,
         "learning_rate": 1e-2,
     }
+
+
+@pytest.mark.parametrize("config", [DEFAULT, "configs/smoke.yaml"])
+def test_shipped_suites_cap_dense_states_like_dense_hessians_and_fit_in_memory(config):
+    from bench.run.preflight import resource_errors
+
+    suite = load_suite(config, check_resources=False)
+    assert suite.max_dense_state_dim == suite.max_hessian_dim
+    assert resource_errors(suite) == []

@@ -11,7 +11,7 @@ import pytest
 
 from bench.cli import main
 from bench.perf import interleaved_medians
-from bench.tables import read_table, write_table
+from bench.results.parquet import read_table, write_table
 
 TINY = """
     name: perf-tiny

@@ -8,6 +8,7 @@ import pytest
 from matplotlib import colors as mcolors
 
 from bench.plots import (
+    _band,
     _evals_band,
     _line,
     _same_as,
@@ -180,3 +181,21 @@ def test_the_target_line_is_drawn_only_near_the_data():
     assert _target_near(1e-6, np.array([1e-4, 1.0]))  # within 3 decades below: extended
     assert not _target_near(1e-6, np.array([20.0, 21.0]))  # far below: the title says so
     assert not _target_near(None, np.array([1.0]))
+
+
+def test_the_band_holds_its_median_and_leaves_out_what_diverged():
+    # Rows: equal seeds, a diverged upper quartile, no data, a diverged median.
+    matrix = np.array(
+        [
+            [1e-3, 1e-3, 1e-3, 1e-3],
+            [1e-3, 2e-3, 3e-3, INF],
+            [np.nan, np.nan, np.nan, np.nan],
+            [1.0, INF, INF, INF],
+        ]
+    )
+    median, low, high = _band(matrix, 1)
+    assert median[0] == low[0] == high[0] == 1e-3  # one value: a band of zero width
+    assert median[1] == pytest.approx(2.5e-3) and low[1] == pytest.approx(1.75e-3)
+    assert np.isnan(high[1])  # no band above a quartile that diverged
+    assert np.isnan([median[2], low[2], high[2]]).all()
+    assert np.isnan([median[3], low[3], high[3]]).all()  # the line stops

@@ -1,6 +1,7 @@
 """The YAML formula kind: what it computes, and everything it refuses (a config never runs code)."""
 
 import builtins
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 from problems import PROBLEMS
-from problems.expression import parse_formula
+from problems.expression import MAX_FORMULA_DEPTH, MAX_FORMULA_LENGTH, parse_formula
 
 expression = PROBLEMS["expression"]
 
@@ -188,6 +189,99 @@ def test_hostile_sizes_are_refused_not_run():
     # a huge power is computed in floating point (inf), never as a Python integer
     problem = expression(formula="x[0] + 10**10**10")
     assert np.isinf(problem.objective(jnp.array([1.0])))
+
+
+def _from_a_deep_stack(function, *args):
+    """``function(*args)`` called with all but ~150 frames of Python's stack already used:
+    the runner traces a formula deep inside jit, vmap, while loops and line searches."""
+    spare = 150
+
+    def descend(level):
+        if level > 0:
+            return descend(level - 1)
+        return function(*args)
+
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return descend(sys.getrecursionlimit() - depth - spare)
+
+
+def test_a_formula_just_under_the_depth_limit_is_accepted_and_evaluates_anywhere():
+    formula = "-" * (MAX_FORMULA_DEPTH - 1) + "x[0]"  # 199 minus signs around x[0]: 200 levels
+    problem = expression(formula=formula)
+    value_and_grad = jax.jit(jax.value_and_grad(problem.objective))
+    value, grad = _from_a_deep_stack(value_and_grad, jnp.array([3.0]))
+    assert float(value) == -3.0 and float(grad[0]) == -1.0
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "-" * MAX_FORMULA_DEPTH + "x[0]",
+        "**".join(["x[0]"] * (MAX_FORMULA_DEPTH + 1)),  # x**(x**(...)): right-nested
+        "sin(" * 150 + "-" * 60 + "x[0]" + ")" * 150,
+    ],
+)
+def test_a_formula_just_over_the_depth_limit_is_refused(formula):
+    with pytest.raises(ValueError, match=f"nested too deeply: at most {MAX_FORMULA_DEPTH} levels"):
+        expression(formula=formula)
+
+
+def test_a_power_tower_at_the_depth_limit_is_accepted():
+    parse_formula("**".join(["x[0]"] * MAX_FORMULA_DEPTH))
+
+
+def test_a_long_sum_written_out_is_one_level_and_evaluates():
+    terms = 1_990
+    formula = "+".join(["x[0]"] * terms) + " - x[0]*x[0]*x[0] / x[0]"  # 9,973 characters
+    assert len(formula) <= MAX_FORMULA_LENGTH
+    problem = expression(formula=formula)
+    value_and_grad = jax.jit(jax.value_and_grad(problem.objective))
+    value, grad = _from_a_deep_stack(value_and_grad, jnp.array([3.0]))
+    assert float(value) == 3.0 * terms - 9.0 and float(grad[0]) == terms - 6.0
+
+
+def test_brackets_do_not_count_as_levels_but_python_caps_them():
+    problem = expression(formula="(" * 199 + "x[0]" + ")" * 199)
+    assert float(problem.objective(jnp.array([2.0]))) == 2.0
+    with pytest.raises(ValueError, match="too many nested parentheses"):
+        expression(formula="(" * 200 + "x[0]" + ")" * 200)
+    with pytest.raises(ValueError, match=f"at most {MAX_FORMULA_LENGTH} characters"):
+        expression(formula="(" * 10_000 + "x[0]" + ")" * 10_000)
+    with pytest.raises(ValueError, match=f"at most {MAX_FORMULA_LENGTH} characters"):
+        expression(formula="+".join(["x[0]"] * 100_000))
+
+
+def test_a_formula_at_the_depth_limit_runs_in_the_runner():
+    # The run traces the very function validation built: same limit, no deeper stack needed.
+    from bench.config import build_suite
+    from bench.run.cell import compile_cell
+    from bench.run.policies import make_transform_factory, recording_for, targets_for
+
+    formula = "-" * (MAX_FORMULA_DEPTH - 2) + "x[0]**2"
+    suite = build_suite(
+        {
+            "steps": 3,
+            "seeds": 1,
+            "problems": [{"kind": "expression", "formula": formula}],
+            "optimizers": [{"kind": "gd", "learning_rate": 0.1}],
+        }
+    )
+    (problem,), (setting,) = suite.problems, suite.optimizers
+    recording = recording_for(problem, suite)
+    cell = _from_a_deep_stack(
+        compile_cell,
+        problem,
+        make_transform_factory(setting),
+        setting.entry.count_evals,
+        setting.settings(),
+        suite.seeds,
+        recording,
+        targets_for(suite),
+    )
+    result = cell.result(recording.steps)
+    assert np.isfinite(result.loss).all() and result.loss.shape == (1, 1, 4)
 
 
 # (arguments, message fragment)

@@ -124,7 +124,7 @@ def test_report_without_the_optional_tables(tmp_path: Path, report: Path):
     out.mkdir()
     import pandas as pd
 
-    from bench.tables import read_table, write_table
+    from bench.results.parquet import read_table, write_table
 
     for name in ("curves", "runs"):
         frame, metadata = read_table(report / f"{name}.parquet")

@@ -9,8 +9,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.results.columns import ladder_column
+from bench.results.parquet import write_table
 from bench.summary import best_settings
-from bench.tables import ladder_column, write_table
 
 LADDER = tuple(10.0**-k for k in range(1, 9))
 TARGET = 1e-6

@@ -12,7 +12,8 @@ import pytest
 from jax import monitoring
 from scipy.optimize import rosen
 
-from bench.runner import Recording, record_grid, run_cell
+from bench.run.cell import run_cell
+from bench.run.kernel import Recording, record_grid
 from problems.base import Problem, fixed_start, normal_start
 
 

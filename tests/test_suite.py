@@ -1,4 +1,4 @@
-"""The suite path a user takes (YAML -> bench.config -> bench.suite.run_suite -> parquet):
+"""The suite path a user takes (YAML -> bench.config -> bench.run.sweep.run_suite -> parquet):
 capability skips are rows with a reason, a grid x seeds cell compiles once, and the YAML-only
 options `schedule:` and `clip_norm:` reach both hand-written and Optax entries."""
 
@@ -14,8 +14,10 @@ import yaml
 from jax import monitoring
 
 from bench.config import Suite, build_suite, load_suite
-from bench.suite import compile_one, recording_for, run_suite
-from bench.tables import read_table
+from bench.results.parquet import read_table
+from bench.run.compute import compile_one
+from bench.run.policies import recording_for
+from bench.run.sweep import SweepOptions, run_suite
 
 
 class _CompileCounter:
@@ -42,7 +44,7 @@ def _suite_from_file(tmp_path: Path, text: str) -> Suite:
 
 def _run(suite: Suite, tmp_path: Path) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
     out = tmp_path / "out"
-    run_suite(suite, out, log=io.StringIO())
+    run_suite(suite, out, log=io.StringIO(), options=SweepOptions(draw=False))
     runs, meta = read_table(out / "runs.parquet")
     curves, _ = read_table(out / "curves.parquet")
     return runs, curves, meta

@@ -13,6 +13,7 @@ from bench.summary import (
     overview,
     robust_quantile,
     setting_summary,
+    skipped_cells,
     target_costs,
 )
 
@@ -115,6 +116,35 @@ def test_skipped_rows_are_left_out():
     )
     best = best_settings(pd.concat([runs, skipped]), PROBLEMS)
     assert best["optimizer"].tolist() == ["a"]
+
+
+def test_failed_cells_are_left_out_like_skipped_ones_and_listed_with_their_reason():
+    runs = _runs([("p", "a", "default", s, 1e-3, 5.0) for s in range(2)])
+    failed = pd.DataFrame(
+        {
+            "problem": "p",
+            "optimizer": ["b", "b", "c", "c", "d"],
+            "seed": [0, 1, 0, 1, 0],
+            "setting": "default",
+            "status": ["error", "error", "timeout", "timeout", "skipped"],
+            "reason": [
+                "ValueError: bad",
+                "ValueError: bad",
+                "ran past 60 s",
+                "ran past 60 s",
+                None,
+            ],
+        }
+    )
+    runs = pd.concat([runs, failed], ignore_index=True)
+    summary = setting_summary(runs, PROBLEMS)
+    assert summary["optimizer"].tolist() == ["a"] and summary["runs"].tolist() == [2]
+    cells = skipped_cells(runs)
+    assert cells.to_dict("records") == [
+        {"problem": "p", "optimizer": "b", "status": "error", "reason": "ValueError: bad"},
+        {"problem": "p", "optimizer": "c", "status": "timeout", "reason": "ran past 60 s"},
+        {"problem": "p", "optimizer": "d", "status": "skipped", "reason": "-"},
+    ]
 
 
 def test_robust_quantile_treats_inf_as_failure_and_nan_as_missing():

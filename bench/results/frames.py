@@ -1,77 +1,18 @@
-"""Tidy result tables: ``curves`` (one row per run per recorded step) and ``runs`` (one row
-per run), benchopt style, written as parquet with the environment in the file's metadata.
-
-Column contract (DESIGN.md):
-  curves: problem, optimizer, seed, step, loss, gap, grad_norm, dist, evals, <hyperparameters>
-  runs:   problem, optimizer, seed, <hyperparameters>, status, final_loss, final_gap,
-          best_loss, steps_to_target, evals, compile_s, run_s, and the extras below.
-"""
+"""The tidy frames of one cell, benchopt style: ``curves`` (one row per run per recorded
+step), ``runs`` (one row per run), and the kept lanes' ``paths`` and ``curvature``."""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 
-from bench.runner import CellResult
+from bench.results.columns import ladder_column, setting_label
 
-CURVE_COLUMNS = (
-    "problem",
-    "optimizer",
-    "seed",
-    "step",
-    "loss",
-    "gap",
-    "grad_norm",
-    "dist",
-    "evals",
-)
-RUN_COLUMNS = (
-    "problem",
-    "optimizer",
-    "seed",
-    "status",
-    "final_loss",
-    "final_gap",
-    "best_loss",
-    "steps_to_target",
-    "evals",
-    "compile_s",
-    "run_s",
-)
-# Beyond the contract: what a reader of one run also wants without opening the curves.
-RUN_EXTRAS = (
-    "setting",
-    "best_gap",
-    "final_grad_norm",
-    "final_dist",
-    "evals_to_target",
-    "hessian_evals",
-    "diverged_step",
-    "steps",
-    "cache_hit",
-    "reason",
-)
-STATUSES = ("converged", "diverged", "max_steps", "skipped")
-METADATA_KEY = b"optbench"
-
-
-def ladder_column(prefix: str, target: float) -> str:
-    """`steps_to_1e-03`: the column of the first step (or evals) reaching a gap."""
-    return f"{prefix}_to_{target:.0e}"
-
-
-def setting_label(setting: Mapping[str, float]) -> str:
-    """`learning_rate=0.01, b1=0.9`, or `default` for an entry that sweeps nothing."""
-    if not setting:
-        return "default"
-    return ", ".join(f"{k}={v:.3g}" for k, v in setting.items())
+if TYPE_CHECKING:  # the arrays come from the run stage; only their type is named here
+    from bench.run.cell import CellResult
 
 
 def _gap(loss: np.ndarray, f_star: float | None) -> np.ndarray:
@@ -174,8 +115,9 @@ def skipped_runs_frame(
     seeds: Sequence[int],
     steps: int,
     reason: str,
+    status: str = "skipped",
 ) -> pd.DataFrame:
-    """Rows for a cell that was not run, so a skip is never silent."""
+    """Rows for a cell without results (skipped, error, timeout), so it is never silent."""
     settings = list(settings) or [{}]
     rows: list[dict[str, Any]] = []
     for setting in settings:
@@ -186,7 +128,7 @@ def skipped_runs_frame(
                     "optimizer": optimizer,
                     "seed": int(seed),
                     "setting": setting_label(setting),
-                    "status": "skipped",
+                    "status": status,
                     "steps": steps,
                     "reason": reason,
                     **setting,
@@ -200,33 +142,6 @@ def order_columns(frame: pd.DataFrame, leading: Sequence[str]) -> pd.DataFrame:
     present = [c for c in leading if c in frame.columns]
     rest = [c for c in frame.columns if c not in present]
     return frame[present + rest]
-
-
-def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, Any]) -> None:
-    """Parquet with our metadata (environment, schema version, suite) beside pandas'."""
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    merged = dict(table.schema.metadata or {})
-    merged[METADATA_KEY] = json.dumps(metadata, default=_json_default).encode()
-    pq.write_table(table.replace_schema_metadata(merged), path)
-
-
-def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """The frame and our metadata from a parquet file written by ``write_table``."""
-    return pq.read_table(path).to_pandas(), read_metadata(path)
-
-
-def read_metadata(path: Path) -> dict[str, Any]:
-    """Our metadata alone (the schema is read, not the rows)."""
-    raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
-    return json.loads(raw) if raw else {}
-
-
-def _json_default(value: Any) -> Any:
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    if isinstance(value, np.generic):
-        return value.item()
-    raise TypeError(f"cannot store {type(value).__name__} in the table metadata")
 
 
 def _kept_lanes(result: CellResult, keep: Sequence[int]):

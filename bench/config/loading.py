@@ -2,23 +2,28 @@
 
 Every mistake in a config is collected, not just the first: the user sees the whole list at
 once, each with the entry's position and a did-you-mean, before anything is compiled or
-written. The factories' signatures are the schema (see ``bench.params``).
+written. The factories' signatures are the schema (see ``bench.config.schema``).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import itertools
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import jax
-import yaml
-
-from bench.params import Param, check_keys, coerce, did_you_mean, signature_params
-from optimizers import OPTIMIZERS, Optimizer
+from bench.config.names import slug_collisions, suite_name_problem
+from bench.config.reading import MAX_CONFIG_BYTES, decode_config, parse_config_yaml
+from bench.config.records import ConfigError, OptimizerSetting, Suite, set_dtype
+from bench.config.schema import (
+    Param,
+    check_keys,
+    coerce,
+    did_you_mean,
+    shown,
+    signature_params,
+)
+from optimizers import OPTIMIZERS
 from optimizers.schedules import SCHEDULES
 from problems import PROBLEMS, Problem
 from problems.base import renamed, with_init_noise, with_start
@@ -34,6 +39,7 @@ TOP_LEVEL_KEYS = (
     "record_log",
     "record_points",
     "max_hessian_dim",
+    "max_dense_state_dim",
     "curvature_max_dim",
     "problems",
     "optimizers",
@@ -48,91 +54,12 @@ DEFAULT_CURVATURE_MAX_DIM = 10
 # arrays larger than memory; a real study splits a bigger job into several suites.
 MAX_STEPS = 10_000_000
 MAX_SEEDS = 10_000
-
-
-class ConfigError(Exception):
-    """A config (or command-line input) that cannot be run; carries every message found."""
-
-    def __init__(self, messages: list[str]):
-        super().__init__("\n".join(messages))
-        self.messages = messages
-
-
-@dataclasses.dataclass(frozen=True)
-class OptimizerSetting:
-    """One optimizer entry of the YAML: static arguments plus a grid of swept numbers.
-
-    Attributes:
-      name: the entry's name in the results (YAML ``name``, default its kind).
-      entry: the registry entry.
-      static: arguments fixed for the cell (a change means another compile).
-      grid: swept hyperparameter -> values; the cartesian product of all of them is the
-        setting axis of the cell, traced as arrays so it compiles once.
-      schedule: (kind, kwargs) of a learning-rate multiplier schedule, or None.
-      clip_norm: clip gradients by this global norm first, or None.
-      allow_stochastic: run a deterministic-only method on stochastic problems anyway.
-      default: the untuned setting: swept values a user gets without tuning (the factory's
-        defaults, overridden by the entry's ``default:``); None where one has no default.
-    """
-
-    name: str
-    entry: Optimizer
-    static: Mapping[str, Any]
-    grid: Mapping[str, tuple[float, ...]]
-    schedule: tuple[str, Mapping[str, Any]] | None = None
-    clip_norm: float | None = None
-    allow_stochastic: bool = False
-    default: Mapping[str, float] | None = None
-
-    def default_index(self) -> int | None:
-        """The position of the untuned setting in ``settings()``, or None if not in the grid."""
-        if self.default is None:
-            return None
-        for index, point in enumerate(self.settings()):
-            if all(math.isclose(point[k], v, rel_tol=1e-12) for k, v in self.default.items()):
-                return index
-        return None
-
-    def settings(self) -> list[dict[str, float]]:
-        """Every point of the grid, in a stable order (the first parameter varies slowest)."""
-        names = list(self.grid)
-        return [
-            dict(zip(names, values, strict=True))
-            for values in itertools.product(*self.grid.values())
-        ]
-
-    def make_schedule(self) -> Callable[[jax.Array], jax.Array] | None:
-        """The multiplier schedule, built fresh (it holds no state)."""
-        if self.schedule is None:
-            return None
-        kind, kwargs = self.schedule
-        return SCHEDULES[kind](**kwargs)
-
-
-@dataclasses.dataclass(frozen=True)
-class Suite:
-    """A checked config: everything the runner needs, nothing left to validate."""
-
-    name: str
-    description: str
-    steps: int
-    seeds: tuple[int, ...]
-    target: float | None
-    dtype: str
-    record_every: int
-    record_log: bool
-    record_points: int
-    max_hessian_dim: int
-    curvature_max_dim: int
-    problems: tuple[Problem, ...]
-    optimizers: tuple[OptimizerSetting, ...]
-    source: str
-    raw: Mapping[str, Any]
-
-
-def set_dtype(dtype: str) -> None:
-    """float64 needs JAX's x64 mode, switched on before any problem or array is built."""
-    jax.config.update("jax_enable_x64", dtype == "float64")
+# The runner casts seeds to uint32: a seed is an integer in [0, 2**32).
+SEED_LIMIT = 2**32
+# One cell runs every grid point x every seed as one batch of lanes: at most this many. The
+# product is computed from the lengths of the value lists, never by enumerating the grid,
+# and is checked before anything walks the grid.
+MAX_LANES = 100_000
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -145,13 +72,19 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
                 "e.g. configs/default.yaml."
             ]
         )
+    size = path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise ConfigError(
+            [
+                f"{path}: {size:,} bytes, above the {MAX_CONFIG_BYTES:,} bytes a config may "
+                "have (a suite is a few kB); is this the right file?"
+            ]
+        )
     try:
-        data = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(error, "problem", None) or str(error)
-        raise ConfigError([f"{path}: not valid YAML{where}: {reason}."]) from None
+        data = path.read_bytes()
+    except OSError as error:
+        raise ConfigError([f"{path}: cannot be read: {error.strerror or error}."]) from None
+    data = parse_config_yaml(decode_config(data, path), path)
     if not isinstance(data, dict):
         raise ConfigError(
             [
@@ -162,10 +95,22 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_suite(path: str | Path) -> Suite:
-    """Read and check ``path``; raise ConfigError with every problem found."""
+def load_suite(path: str | Path, *, check_resources: bool = True) -> Suite:
+    """Read and check ``path``; raise ConfigError with every problem found.
+
+    With ``check_resources``, also refuse cells that cannot fit this machine
+    (``bench.run.preflight.resource_errors``, once the config itself is valid).
+    """
     raw = read_yaml(path)
-    return build_suite(raw, source=str(path))
+    suite = build_suite(raw, source=str(path))
+    if check_resources:
+        # Imported here: the runner's modules are not needed to read a config.
+        from bench.run.preflight import resource_errors
+
+        errors = resource_errors(suite)
+        if errors:
+            raise ConfigError(errors)
+    return suite
 
 
 def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
@@ -174,8 +119,14 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
     errors += check_keys(raw, list(TOP_LEVEL_KEYS), f"{source}: top level")
 
     name = raw.get("name", Path(source).stem)
-    if not isinstance(name, str) or not name or "/" in name or name.startswith("."):
-        errors.append(f"{source}: name must be a non-empty string without '/', got {name!r}.")
+    why = suite_name_problem(name)
+    if why is not None:
+        origin = "" if "name" in raw else " (taken from the file name: set name: in the config)"
+        errors.append(
+            f"{source}: name must be a non-empty string without '/', '\\', NUL or other "
+            f"control characters, not starting with '.', at most 255 bytes in UTF-8 (it names "
+            f"the results folder results/<name>/); got {shown(name)}{origin}: {why}."
+        )
         name = "suite"
     description = raw.get("description", "")
 
@@ -187,14 +138,14 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
         if problem or (target is not None and target <= 0):
             errors.append(
                 f"{source}: target must be a positive number (a gap such as 1e-6), "
-                f"got {raw.get('target')!r}."
+                f"got {shown(raw.get('target'))}."
             )
             target = None
 
     dtype = raw.get("dtype", "float64")
     if dtype not in DTYPES:
         errors.append(
-            f"{source}: dtype must be one of {', '.join(DTYPES)}, got {dtype!r}"
+            f"{source}: dtype must be one of {', '.join(DTYPES)}, got {shown(dtype)}"
             f"{did_you_mean(str(dtype), DTYPES)}."
         )
         dtype = "float64"
@@ -203,7 +154,7 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
     record_every = _top_int(raw, "record_every", default_every, source, errors, minimum=1)
     record_log = raw.get("record_log", False)
     if not isinstance(record_log, bool):
-        errors.append(f"{source}: record_log must be true or false, got {record_log!r}.")
+        errors.append(f"{source}: record_log must be true or false, got {shown(record_log)}.")
         record_log = False
     curvature_max_dim = _top_int(
         raw, "curvature_max_dim", DEFAULT_CURVATURE_MAX_DIM, source, errors, minimum=0
@@ -211,11 +162,15 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
     max_hessian_dim = _top_int(
         raw, "max_hessian_dim", DEFAULT_MAX_HESSIAN_DIM, source, errors, minimum=1
     )
+    # Dense-state methods (BFGS) keep a dim x dim matrix: the same cap as dense Hessians.
+    max_dense_state_dim = _top_int(
+        raw, "max_dense_state_dim", max_hessian_dim, source, errors, minimum=1
+    )
 
     # Problems are built under the suite's dtype: float64 constants stay float64 only in x64.
     set_dtype(dtype)
     problems = _build_problems(raw.get("problems"), source, errors)
-    optimizers = _build_optimizers(raw.get("optimizers"), source, errors)
+    optimizers = _build_optimizers(raw.get("optimizers"), source, len(seeds), errors)
 
     if errors:
         raise ConfigError(errors)
@@ -231,6 +186,7 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
         record_points=record_points,
         max_hessian_dim=max_hessian_dim,
         curvature_max_dim=curvature_max_dim,
+        max_dense_state_dim=max_dense_state_dim,
         problems=tuple(problems),
         optimizers=tuple(optimizers),
         source=source,
@@ -252,7 +208,7 @@ def _top_int(
     value, problem = coerce(Param(key, "int", False, default), raw[key])
     if problem or value < minimum or (maximum is not None and value > maximum):
         bounds = f">= {minimum}" + ("" if maximum is None else f" and at most {maximum:,}")
-        errors.append(f"{source}: {key} must be an integer {bounds}, got {raw[key]!r}.")
+        errors.append(f"{source}: {key} must be an integer {bounds}, got {shown(raw[key])}.")
         return default
     return value
 
@@ -260,24 +216,35 @@ def _top_int(
 def _seeds(value: Any, source: str, errors: list[str]) -> tuple[int, ...]:
     if isinstance(value, list):
         seeds = [coerce(Param("seeds", "int", False, 0), v)[0] for v in value]
+        too_large = [(i, s) for i, s in enumerate(seeds) if s is not None and s >= SEED_LIMIT]
+        if too_large:
+            index, seed = too_large[0]
+            more = f" (and {len(too_large) - 1:,} more)" if len(too_large) > 1 else ""
+            errors.append(
+                f"{source}: seeds[{index}] is {shown(seed)}{more}, not below 2**32 = "
+                f"{SEED_LIMIT:,}: the runner draws each run's randomness from its seed as an "
+                f"unsigned 32-bit integer. Use seeds from 0 to {SEED_LIMIT - 1:,}."
+            )
+            return (0,)
         if (
             not value
             or len(value) > MAX_SEEDS
             or any(s is None or s < 0 for s in seeds)
             or len(set(seeds)) != len(seeds)
         ):
-            shown = repr(value) if len(value) <= 20 else f"a list of {len(value)} values"
+            given = shown(value) if len(value) <= 20 else f"a list of {len(value)} values"
             errors.append(
                 f"{source}: seeds must be a count (5 = seeds 0..4) or a list of at most "
-                f"{MAX_SEEDS:,} distinct non-negative integers, got {shown}."
+                f"{MAX_SEEDS:,} distinct non-negative integers, got {given}."
             )
             return (0,)
         return tuple(seeds)
     count, problem = coerce(Param("seeds", "int", False, 5), value)
-    if problem or count < 1 or count > MAX_SEEDS:
+    # MAX_SEEDS < SEED_LIMIT: a count's seeds 0..count-1 are all valid uint32 seeds.
+    if problem or count < 1 or count > min(MAX_SEEDS, SEED_LIMIT):
         errors.append(
             f"{source}: seeds must be a count >= 1 and at most {MAX_SEEDS:,} (5 = seeds "
-            f"0..4) or a list of seeds, got {value!r}."
+            f"0..4) or a list of seeds, got {shown(value)}."
         )
         return (0,)
     return tuple(range(count))
@@ -285,6 +252,8 @@ def _seeds(value: Any, source: str, errors: list[str]) -> tuple[int, ...]:
 
 def _entry_where(source: str, section: str, index: int, entry: Any) -> str:
     kind = entry.get("kind") if isinstance(entry, dict) else None
+    if isinstance(kind, str) and len(kind) > 40:
+        kind = f"{kind[:40]}..."  # an unknown kind is named in full (cut) by its message
     label = f" ({kind})" if isinstance(kind, str) else ""
     return f"{source}: {section}[{index}]{label}"
 
@@ -294,7 +263,7 @@ def _check_kind(
 ) -> str | None:
     if not isinstance(entry, dict):
         errors.append(
-            f"{where}: each entry of {section} is a mapping with a 'kind', got {entry!r}."
+            f"{where}: each entry of {section} is a mapping with a 'kind', got {shown(entry)}."
         )
         return None
     kind = entry.get("kind")
@@ -305,13 +274,13 @@ def _check_kind(
     if not isinstance(kind, str):
         errors.append(
             f"{where}: kind must be one name (a string such as {next(iter(registry))!r}), got "
-            f"{kind!r}. Run `python -m bench list` for the registered kinds."
+            f"{shown(kind)}. Run `python -m bench list` for the registered kinds."
         )
         return None
     if kind not in registry:
         hint = did_you_mean(str(kind), list(registry))
         errors.append(
-            f"{where}: unknown kind {kind!r}{hint} Run `python -m bench list` for "
+            f"{where}: unknown kind {shown(kind)}{hint} Run `python -m bench list` for "
             "the registered kinds."
         )
         return None
@@ -356,7 +325,7 @@ def _coerce_arguments(
             )
             errors.append(
                 f"{where}: {key} {why}, so it takes one value, not the list "
-                f"{value!r}: write one entry per value, each with its own name."
+                f"{shown(value)}: write one entry per value, each with its own name."
             )
             continue
         converted, problem = coerce(param, value)
@@ -367,6 +336,9 @@ def _coerce_arguments(
     for param in params.values():
         if param.required and param.name not in entry:
             errors.append(f"{where}: missing required key {param.name!r} ({param.describe()}).")
+    # The grid in the factory's signature order, not the YAML's: one entry written with its
+    # keys in another order is the same cell (same settings, same setting indices).
+    grid = {name: grid[name] for name in params if name in grid}
     return static, grid
 
 
@@ -378,6 +350,7 @@ def _build_problems(section: Any, source: str, errors: list[str]) -> list[Proble
         )
         return []
     problems: list[Problem] = []
+    named: list[tuple[str, str]] = []
     for index, entry in enumerate(section):
         where = _entry_where(source, "problems", index, entry)
         kind = _check_kind(entry, PROBLEMS, where, "problems", errors)
@@ -400,7 +373,9 @@ def _build_problems(section: Any, source: str, errors: list[str]) -> list[Proble
         if init_noise:
             problem = with_init_noise(problem, init_noise)
         problems.append(renamed(problem, name))
+        named.append((where, name))
     _check_unique([p.name for p in problems], "problem", source, errors)
+    errors += slug_collisions(named, "problem", source)
     return problems
 
 
@@ -412,7 +387,7 @@ def _entry_name(entry: Mapping[str, Any], kind: str, where: str, errors: list[st
     if not isinstance(name, str) or not name.strip():
         errors.append(
             f"{where}: name must be a non-empty string (the label of this entry's results, "
-            f"e.g. 'my-{kind}'), got {name!r}; leave it out to use the kind {kind!r}."
+            f"e.g. 'my-{kind}'), got {shown(name)}; leave it out to use the kind {kind!r}."
         )
         return kind
     return name
@@ -430,13 +405,15 @@ def _start_options(entry: Mapping[str, Any], where: str, errors: list[str]):
     if problem or init_noise < 0:
         errors.append(
             f"{where}: init_noise must be a number >= 0 (the standard deviation of "
-            f"the per-seed perturbation of the start), got {entry.get('init_noise')!r}."
+            f"the per-seed perturbation of the start), got {shown(entry.get('init_noise'))}."
         )
         init_noise = 0.0
     return init, init_noise
 
 
-def _build_optimizers(section: Any, source: str, errors: list[str]) -> list[OptimizerSetting]:
+def _build_optimizers(
+    section: Any, source: str, n_seeds: int, errors: list[str]
+) -> list[OptimizerSetting]:
     # Imported here: compose is the one place that turns an entry + numbers into a transform.
     from optimizers.compose import build_transform
 
@@ -447,6 +424,7 @@ def _build_optimizers(section: Any, source: str, errors: list[str]) -> list[Opti
         )
         return []
     settings: list[OptimizerSetting] = []
+    named: list[tuple[str, str]] = []
     for index, entry in enumerate(section):
         where = _entry_where(source, "optimizers", index, entry)
         kind = _check_kind(entry, OPTIMIZERS, where, "optimizers", errors)
@@ -460,7 +438,10 @@ def _build_optimizers(section: Any, source: str, errors: list[str]) -> list[Opti
         )
         for key, values in grid.items():
             if key == "learning_rate" and any(v <= 0 for v in values):
-                errors.append(f"{where}: learning_rate must be > 0, got {list(values)}.")
+                errors.append(f"{where}: learning_rate must be > 0, got {shown(list(values))}.")
+        lanes = _lanes_error(grid, n_seeds, where)
+        if lanes is not None:
+            errors.append(lanes)
         schedule = _schedule(entry.get("schedule"), where, errors)
         clip_norm = entry.get("clip_norm")
         if clip_norm is not None:
@@ -468,12 +449,12 @@ def _build_optimizers(section: Any, source: str, errors: list[str]) -> list[Opti
             if problem or clip_norm <= 0:
                 errors.append(
                     f"{where}: clip_norm must be a number > 0 (the largest global "
-                    f"gradient norm), got {entry.get('clip_norm')!r}."
+                    f"gradient norm), got {shown(entry.get('clip_norm'))}."
                 )
         allow_stochastic = entry.get("allow_stochastic", False)
         if not isinstance(allow_stochastic, bool):
             errors.append(
-                f"{where}: allow_stochastic must be true or false, got {allow_stochastic!r}."
+                f"{where}: allow_stochastic must be true or false, got {shown(allow_stochastic)}."
             )
         default = _default_point(entry.get("default"), params, grid, where, errors)
         name = _entry_name(entry, kind, where, errors)
@@ -503,8 +484,24 @@ def _build_optimizers(section: Any, source: str, errors: list[str]) -> list[Opti
             errors.append(f"{where}: {error}")
             continue
         settings.append(setting)
+        named.append((where, name))
     _check_unique([s.name for s in settings], "optimizer", source, errors)
+    errors += slug_collisions(named, "optimizer", source)
     return settings
+
+
+def _lanes_error(grid: Mapping[str, tuple[float, ...]], n_seeds: int, where: str) -> str | None:
+    """A message when the cell's settings x seeds exceed MAX_LANES, from the list lengths."""
+    n_settings = math.prod(len(values) for values in grid.values())
+    if n_settings * n_seeds <= MAX_LANES:
+        return None
+    factors = " x ".join(f"{len(values):,} {name}" for name, values in grid.items())
+    return (
+        f"{where}: the grid is {factors} = {n_settings:,} settings, times {n_seeds:,} "
+        f"seed{'s' * (n_seeds != 1)} = {n_settings * n_seeds:,} runs in one cell, above the "
+        f"cap of {MAX_LANES:,} runs per cell. Sweep fewer values (or fewer seeds), or split "
+        "the grid over several entries or suites."
+    )
 
 
 def _default_point(
@@ -518,7 +515,8 @@ def _default_point(
     spec = {} if spec is None else spec
     if not isinstance(spec, dict):
         errors.append(
-            f"{where}: default must be a mapping such as {{learning_rate: 1e-3}}, got {spec!r}."
+            f"{where}: default must be a mapping such as {{learning_rate: 1e-3}}, "
+            f"got {shown(spec)}."
         )
         return None
     n_errors = len(errors)
@@ -533,7 +531,7 @@ def _default_point(
                 f"{where} default: {problem} (the untuned value of {name}, a number such as 1e-3)."
             )
         elif name == "learning_rate" and number <= 0:
-            errors.append(f"{where} default: learning_rate must be > 0, got {value!r}.")
+            errors.append(f"{where} default: learning_rate must be > 0, got {shown(value)}.")
     if len(errors) > n_errors:
         return None
     point: dict[str, float] = {}
@@ -559,7 +557,7 @@ def _schedule(spec: Any, where: str, errors: list[str]) -> tuple[str, dict[str, 
     if not isinstance(spec, dict):
         errors.append(
             f"{where}: schedule must be a mapping such as "
-            f"{{kind: cosine, decay_steps: 1000}} (or just the kind's name), got {spec!r}."
+            f"{{kind: cosine, decay_steps: 1000}} (or just the kind's name), got {shown(spec)}."
         )
         return None
     schedule_where = f"{where} schedule"
@@ -585,7 +583,7 @@ def _check_unique(names: list[str], what: str, source: str, errors: list[str]) -
     for name in names:
         if name in seen:
             errors.append(
-                f"{source}: two {what} entries are named {name!r}; give one of them "
+                f"{source}: two {what} entries are named {shown(name)}; give one of them "
                 "a distinct 'name' so their results stay apart."
             )
         seen.add(name)

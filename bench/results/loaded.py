@@ -8,7 +8,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.tables import read_table
+from bench.results.parquet import read_table
 
 
 @dataclasses.dataclass(frozen=True)

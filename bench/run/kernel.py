@@ -17,8 +17,7 @@ must not cost the rest of the sweep.
 from __future__ import annotations
 
 import dataclasses
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
 import jax
@@ -26,11 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from bench.compile_cache import EVENTS
 from problems.base import Problem, nearest_distance
 
 MakeTransform = Callable[[Mapping[str, jax.Array]], optax.GradientTransformationExtraArgs]
 CountEvals = Callable[[Any], tuple[jax.Array, jax.Array]]
+
+# Bumped when the runner's arithmetic or what it records changes: part of every cell key.
+RUNNER_VERSION = 1
 
 # The name of the dummy setting axis of a cell that sweeps nothing.
 NO_GRID = "__no_grid__"
@@ -97,33 +98,6 @@ class Recording:
     steps: np.ndarray
     path: bool = False
     curvature: bool = False
-
-
-@dataclasses.dataclass(frozen=True)
-class CellResult:
-    """The raw arrays of one cell: axes (setting, seed[, record or target])."""
-
-    settings: list[dict[str, float]]
-    seeds: tuple[int, ...]
-    record_steps: np.ndarray  # (R,)
-    targets: np.ndarray  # (T,)
-    loss: np.ndarray  # (S, N, R) full objective at each recorded step
-    grad_norm: np.ndarray  # (S, N, R) norm of the full gradient
-    dist: np.ndarray  # (S, N, R) distance to the nearest known minimizer
-    evals: np.ndarray  # (S, N, R) cumulative function/gradient evaluations
-    hessian_evals: np.ndarray  # (S, N)
-    diverged: np.ndarray  # (S, N)
-    diverged_step: np.ndarray  # (S, N)
-    hit_step: np.ndarray  # (S, N, T), -1 = never
-    hit_evals: np.ndarray  # (S, N, T), -1 = never
-    x: np.ndarray  # (S, N, R, dim) or (S, N, R, 0) when the path is not recorded
-    eigenvalues: np.ndarray  # (S, N, R, dim) ascending, or (S, N, R, 0)
-    compile_s: float
-    run_s: float
-    n_traces: int
-    chunks: int = 1  # how many pieces the lanes ran in (memory)
-    backend_compiles: int = 1
-    cache_hits: int = 0
 
 
 def _all_finite(x: jax.Array) -> jax.Array:
@@ -302,186 +276,3 @@ def make_run(
         return records, final
 
     return run
-
-
-@dataclasses.dataclass(frozen=True)
-class CompiledCell:
-    """A cell compiled once, ready to run (again: `perf` repeats runs without recompiling).
-
-    Lanes (setting x seed pairs) are one flat batch axis, run in equal chunks of
-    ``chunk_lanes`` (the last one padded) so a cell whose lanes would not fit in memory runs
-    in pieces through the same executable.
-    """
-
-    compiled: Any
-    settings: list[dict[str, float]]
-    targets: np.ndarray
-    hyperparams: dict[str, np.ndarray]  # (lanes,) per swept name
-    seeds: np.ndarray  # (lanes,)
-    n_settings: int
-    n_seeds: int
-    chunk_lanes: int
-    compile_s: float
-    n_traces: int
-    backend_compiles: int  # XLA compiles this cell triggered (0 on a persistent-cache hit)
-    cache_hits: int
-
-    def run(self) -> tuple[_Record, _Final, float]:
-        """Run every lane; returns (records, final carry, run seconds), axes (S, N, ...)."""
-        lanes = self.seeds.shape[0]
-        start = time.perf_counter()
-        outputs = []
-        for begin in range(0, lanes, self.chunk_lanes):
-            index = np.arange(begin, begin + self.chunk_lanes) % lanes  # pad by wrapping
-            chunk = {k: v[index] for k, v in self.hyperparams.items()}
-            outputs.append(self.compiled(chunk, self.seeds[index]))
-        outputs = jax.block_until_ready(outputs)
-        run_s = time.perf_counter() - start
-        records, final = jax.tree.map(
-            lambda *parts: np.concatenate([np.asarray(p) for p in parts])[:lanes].reshape(
-                (self.n_settings, self.n_seeds, *parts[0].shape[1:])
-            ),
-            *outputs,
-        )
-        return records, final, run_s
-
-    def result(self, record_steps: np.ndarray) -> CellResult:
-        """Run every lane once and gather the arrays of the cell."""
-        records, final, run_s = self.run()
-        return CellResult(
-            settings=self.settings,
-            seeds=tuple(int(s) for s in self.seeds[: self.n_seeds]),
-            record_steps=np.asarray(record_steps),
-            targets=self.targets,
-            loss=records.loss,
-            grad_norm=records.grad_norm,
-            dist=records.dist,
-            evals=records.evals,
-            hessian_evals=final.hessian_evals,
-            diverged=final.diverged,
-            diverged_step=final.diverged_step,
-            hit_step=final.hit_step,
-            hit_evals=final.hit_evals,
-            x=records.x,
-            eigenvalues=records.eigenvalues,
-            compile_s=self.compile_s,
-            run_s=run_s,
-            n_traces=self.n_traces,
-            backend_compiles=self.backend_compiles,
-            cache_hits=self.cache_hits,
-            chunks=int(np.ceil(self.seeds.shape[0] / self.chunk_lanes)),
-        )
-
-
-def lane_bytes(
-    problem: Problem, recording: Recording, needs_hessian: bool, *, dense_state: bool = False
-) -> int:
-    """A rough upper estimate of the memory one lane needs while it runs.
-
-    Dense matrices dominate: a Hessian, its factorization and the workspace of the solve
-    (about four dim x dim arrays); and, for an optimizer with ``dense_state`` (BFGS), its
-    dim x dim matrix in the carried state, the next one, and the outer products of the
-    rank-two update (about four more). The recorded metrics and the rest of the optimizer
-    state (a few vectors, or an L-BFGS memory) are small beside them.
-    """
-    itemsize = jnp.dtype(jnp.result_type(float)).itemsize
-    dim, records = problem.dim, len(recording.steps)
-    square = 4 * dim * dim if needs_hessian or recording.curvature else 0
-    if dense_state:
-        square += 4 * dim * dim
-    vectors = 64 * dim
-    recorded = records * (8 + (dim if recording.path else 0) + (dim if recording.curvature else 0))
-    return itemsize * (square + vectors + recorded)
-
-
-def compile_cell(
-    problem: Problem,
-    make_tx: MakeTransform,
-    count_evals: CountEvals,
-    settings: Sequence[Mapping[str, float]],
-    seeds: Sequence[int],
-    recording: Recording,
-    targets: Sequence[float] = GAP_LADDER,
-    max_lane_bytes: int | None = None,
-    per_lane_bytes: int = 0,
-) -> CompiledCell:
-    """Trace and compile one cell ahead of time (ONE compile whatever the grid and seeds).
-
-    ``max_lane_bytes`` caps the memory of one chunk: with ``per_lane_bytes`` (see
-    ``lane_bytes``) it sets how many lanes run at once.
-    """
-    traces = 0
-
-    def count_trace() -> None:
-        nonlocal traces
-        traces += 1
-
-    targets_array = np.asarray(targets, dtype=np.float64)
-    run = make_run(problem, make_tx, count_evals, recording, targets_array, count_trace)
-    batched = jax.jit(jax.vmap(run))
-
-    # Host (numpy) inputs: an eager jnp conversion would be a compile of its own.
-    dtype = jax.dtypes.canonicalize_dtype(np.float64)
-    settings = list(settings) or [{}]
-    names = list(settings[0])
-    n_settings, n_seeds = len(settings), len(seeds)
-    hyperparams = {
-        n: np.repeat(np.asarray([s[n] for s in settings], dtype), n_seeds) for n in names
-    }
-    if not names:
-        # No swept hyperparameter: one setting, carried by a dummy axis of length one.
-        hyperparams = {NO_GRID: np.zeros((n_seeds,), dtype)}
-    lane_seeds = np.tile(np.asarray(seeds, np.uint32), n_settings)
-
-    lanes = n_settings * n_seeds
-    chunk = lanes
-    if max_lane_bytes is not None and per_lane_bytes > 0:
-        chunk = int(np.clip(max_lane_bytes // per_lane_bytes, 1, lanes))
-        chunk = int(np.ceil(lanes / np.ceil(lanes / chunk)))  # equal chunks, least padding
-    example = ({k: v[:chunk] for k, v in hyperparams.items()}, lane_seeds[:chunk])
-
-    compiles_before, hits_before = EVENTS.snapshot()
-    start = time.perf_counter()
-    compiled = batched.lower(*example).compile()
-    compile_s = time.perf_counter() - start
-    compiles_after, hits_after = EVENTS.snapshot()
-    return CompiledCell(
-        compiled,
-        [dict(p) for p in settings],
-        targets_array,
-        hyperparams,
-        lane_seeds,
-        n_settings,
-        n_seeds,
-        chunk,
-        compile_s,
-        traces,
-        compiles_after - compiles_before,
-        hits_after - hits_before,
-    )
-
-
-def run_cell(
-    problem: Problem,
-    make_tx: MakeTransform,
-    count_evals: CountEvals,
-    settings: Sequence[Mapping[str, float]],
-    seeds: Sequence[int],
-    recording: Recording,
-    targets: Sequence[float] = GAP_LADDER,
-    max_lane_bytes: int | None = None,
-    per_lane_bytes: int = 0,
-) -> CellResult:
-    """Compile the cell once (ahead of time), run every setting x seed, return numpy arrays."""
-    cell = compile_cell(
-        problem,
-        make_tx,
-        count_evals,
-        settings,
-        seeds,
-        recording,
-        targets,
-        max_lane_bytes,
-        per_lane_bytes,
-    )
-    return cell.result(recording.steps)

@@ -19,6 +19,10 @@ import typing
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
+# A value echoed in a message is cut to this many characters (plus its size): a config may
+# hold a 10,000-character string or a list of 100,000 numbers, and a message must stay short.
+MAX_SHOWN_CHARS = 100
+
 ValueKind = Literal["float", "int", "bool", "str", "choice", "int_list", "float_list", "matrix"]
 
 
@@ -112,8 +116,24 @@ def signature_params(factory: Callable[..., Any]) -> dict[str, Param]:
     return params
 
 
+def shown(value: Any) -> str:
+    """``repr(value)`` for a message, cut to ``MAX_SHOWN_CHARS`` with '...' and its size."""
+    text = repr(value)
+    if len(text) <= MAX_SHOWN_CHARS:
+        return text
+    if isinstance(value, str | bytes):
+        size = f"{len(value):,} characters"
+    elif isinstance(value, list | tuple | dict | set):
+        size = f"{len(value):,} items"
+    else:
+        size = f"{len(text):,} characters written out"
+    return f"{text[:MAX_SHOWN_CHARS]}... ({size})"
+
+
 def did_you_mean(word: str, options: list[str] | tuple[str, ...]) -> str:
     """'; did you mean 'x'?' when a close option exists, else ''."""
+    if len(word) > MAX_SHOWN_CHARS:
+        return ""  # no option is that long: a close match is impossible
     close = difflib.get_close_matches(word, list(options), n=1, cutoff=0.6)
     return f"; did you mean {close[0]!r}?" if close else ""
 
@@ -153,36 +173,36 @@ def coerce(param: Param, value: Any) -> tuple[Any, str | None]:
     if kind == "float":
         number = _as_float(value)
         if number is None or not math.isfinite(number):
-            return None, f"{param.name} must be a finite number, got {value!r}"
+            return None, f"{param.name} must be a finite number, got {shown(value)}"
         return number, None
     if kind == "int":
         integer = _as_int(value)
         if integer is None:
-            return None, f"{param.name} must be an integer, got {value!r}"
+            return None, f"{param.name} must be an integer, got {shown(value)}"
         return integer, None
     if kind == "bool":
         if not isinstance(value, bool):
-            return None, f"{param.name} must be true or false, got {value!r}"
+            return None, f"{param.name} must be true or false, got {shown(value)}"
         return value, None
     if kind == "str":
         if not isinstance(value, str):
-            return None, f"{param.name} must be a string, got {value!r}"
+            return None, f"{param.name} must be a string, got {shown(value)}"
         return value, None
     if kind == "choice":
         if str(value) not in param.choices:
             hint = did_you_mean(str(value), param.choices)
             valid = ", ".join(param.choices)
-            return None, f"{param.name} must be one of {valid}; got {value!r}{hint}"
+            return None, f"{param.name} must be one of {valid}; got {shown(value)}{hint}"
         return str(value), None
     if kind in ("int_list", "float_list"):
         if not isinstance(value, list | tuple):
-            return None, f"{param.name} must be a list of numbers, got {value!r}"
+            return None, f"{param.name} must be a list of numbers, got {shown(value)}"
         convert = _as_int if kind == "int_list" else _as_float
         items = [convert(v) for v in value]
         # A NaN or infinite start, minimizer or bound poisons every number computed from it.
         if any(v is None or not math.isfinite(v) for v in items):
             what = "integers" if kind == "int_list" else "finite numbers"
-            return None, f"{param.name} must be a list of {what}, got {value!r}"
+            return None, f"{param.name} must be a list of {what}, got {shown(value)}"
         return (tuple(items) if kind == "int_list" else list(items)), None
     if kind == "matrix":
         given = value
@@ -191,10 +211,10 @@ def coerce(param: Param, value: Any) -> tuple[Any, str | None]:
         if not isinstance(value, list | tuple) or not all(
             isinstance(r, list | tuple) for r in value
         ):
-            return None, f"{param.name} must be a list of lists of numbers, got {given!r}"
+            return None, f"{param.name} must be a list of lists of numbers, got {shown(given)}"
         rows = [[_as_float(v) for v in row] for row in value]
         if any(v is None or not math.isfinite(v) for row in rows for v in row):
-            return None, f"{param.name} must contain only finite numbers, got {given!r}"
+            return None, f"{param.name} must contain only finite numbers, got {shown(given)}"
         return rows, None
     raise AssertionError(f"unknown parameter kind {kind}")
 
@@ -206,7 +226,7 @@ def check_keys(given: Mapping[str, Any], allowed: list[str], where: str) -> list
         if key not in allowed:
             valid = ", ".join(allowed) if allowed else "(none)"
             errors.append(
-                f"{where}: unknown key {key!r}{did_you_mean(str(key), allowed)} "
+                f"{where}: unknown key {shown(key)}{did_you_mean(str(key), allowed)} "
                 f"Valid keys: {valid}."
             )
     return errors

@@ -1,0 +1,262 @@
+"""The cell store: every finished cell kept as its own part, written atomically, reused.
+
+Layout under the store's root (``OPTBENCH_STORE``, ``--store``, default ``.store`` beside
+the suite folders, e.g. ``results/.store``)::
+
+    v1/cells/ab/<key>/        a finished cell: part.json and one parquet file per table
+    v1/failed/<key>.json      a cell that raised or ran out of time (never a result)
+    v1/surfaces/<key>.parquet a 2-d problem's contour grid
+    tmp/                      parts being written (a crash leaves debris here, never a part)
+
+A part is written into ``tmp/``, every file flushed and fsynced, then the folder is renamed
+into place (one atomic rename) and the parent fsynced: a reader sees a whole part or none.
+Reading checks the schema version and the cell key in part.json and in every table's
+metadata; a part that fails to read (truncated, foreign schema, another key) is reported
+and recomputed, never read as a result. Keys are content hashes, so two suites, two result
+folders or two concurrent runs can share one store: the first to finish a cell stores it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.faults import checkpoint
+from bench.results.durable import fsync_path, write_json_atomic
+from bench.results.parquet import read_table, write_table
+
+STORE_VERSION = 1
+STORE_ENV = "OPTBENCH_STORE"
+PART_FILE = "part.json"
+# The tables a part may hold; curves and runs always, the rest where the cell records them.
+PART_TABLES = ("curves", "runs", "paths", "curvature")
+
+
+class StoreError(Exception):
+    """A store that cannot be used (its folder cannot be created or written)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """A finished cell read back: its tables and what part.json says about it."""
+
+    key: str
+    tables: dict[str, pd.DataFrame]
+    info: dict[str, Any]
+
+
+@dataclasses.dataclass(frozen=True)
+class Failure:
+    """A cell that raised (``error``) or ran past its budget (``timeout``)."""
+
+    key: str
+    status: str
+    reason: str
+    info: dict[str, Any]
+
+
+def default_store(out: Path) -> Path:
+    """$OPTBENCH_STORE, else ``.store`` in the folder that holds the suite folder."""
+    value = os.environ.get(STORE_ENV)
+    if value:
+        return Path(value)
+    return out.parent / ".store"
+
+
+class CellStore:
+    """Finished cells by key under ``root`` (see the module docstring for the layout)."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.base = self.root / f"v{STORE_VERSION}"
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def part_dir(self, key: str) -> Path:
+        """Where the part of ``key`` lives (two-letter fan-out keeps folders small)."""
+        return self.base / "cells" / key[:2] / key
+
+    def failure_path(self, key: str) -> Path:
+        """Where the failure record of ``key`` lives."""
+        return self.base / "failed" / f"{key}.json"
+
+    def surface_path(self, key: str) -> Path:
+        """Where the contour grid of ``key`` lives."""
+        return self.base / "surfaces" / f"{key}.parquet"
+
+    def ensure(self) -> None:
+        """Create the store's folders; a StoreError says why that is impossible."""
+        try:
+            for folder in ("cells", "failed", "surfaces"):
+                (self.base / folder).mkdir(parents=True, exist_ok=True)
+            (self.root / "tmp").mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise StoreError(
+                f"cannot use the cell store {self.root}: {error.strerror or error}. Give "
+                f"a writable folder with --store or ${STORE_ENV}."
+            ) from None
+
+    def _temporary(self, key: str) -> Path:
+        return self.root / "tmp" / f"{key}.{os.getpid()}.{uuid.uuid4().hex[:8]}"
+
+    # -- cells -----------------------------------------------------------------------------
+
+    def has_part(self, key: str) -> bool:
+        """Whether a part is there (not whether it reads: ``load`` says that)."""
+        return (self.part_dir(key) / PART_FILE).is_file()
+
+    def load(self, key: str) -> tuple[Part | None, str | None]:
+        """(the part, None), or (None, why it cannot be used) when absent or unreadable."""
+        folder = self.part_dir(key)
+        if not folder.is_dir():
+            return None, None
+        try:
+            info = json.loads((folder / PART_FILE).read_text())
+            if info.get("store_version") != STORE_VERSION or info.get("key") != key:
+                return None, f"part {folder} belongs to another schema or key"
+            tables: dict[str, pd.DataFrame] = {}
+            for name in info["tables"]:
+                frame, metadata = read_table(folder / f"{name}.parquet")
+                part_meta = metadata.get("part", {})
+                if part_meta.get("key") != key or part_meta.get("store_version") != STORE_VERSION:
+                    return None, f"table {name} of part {folder} belongs to another key"
+                tables[name] = frame
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            return None, f"part {folder} cannot be read ({type(error).__name__}: {error})"
+        if not {"curves", "runs"} <= tables.keys():
+            return None, f"part {folder} lacks its curves or runs"
+        return Part(key, tables, info), None
+
+    def save(self, key: str, tables: Mapping[str, pd.DataFrame], info: Mapping[str, Any]) -> None:
+        """Write a finished cell atomically (a concurrent writer of the same key may win)."""
+        self.ensure()
+        temporary = self._temporary(key)
+        temporary.mkdir(parents=True)
+        try:
+            names = [n for n in PART_TABLES if n in tables and not tables[n].empty]
+            names += [n for n in ("curves", "runs") if n not in names]
+            meta = {"part": {"key": key, "store_version": STORE_VERSION}}
+            for name in names:
+                path = temporary / f"{name}.parquet"
+                write_table(tables[name], path, meta)
+                fsync_path(path)
+            part = {
+                **dict(info),
+                "key": key,
+                "store_version": STORE_VERSION,
+                "tables": sorted(set(names)),
+            }
+            write_json_atomic(temporary / PART_FILE, part)
+            checkpoint("part-write")
+            target = self.part_dir(key)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            self._replace_dir(temporary, target)
+            fsync_path(target.parent)
+        finally:
+            if temporary.exists():
+                shutil.rmtree(temporary, ignore_errors=True)
+        self.failure_path(key).unlink(missing_ok=True)
+
+    def _replace_dir(self, temporary: Path, target: Path) -> None:
+        if target.exists():
+            # An unreadable part of the same key: move it aside first, then drop it.
+            aside = self._temporary(target.name + ".old")
+            with contextlib.suppress(FileNotFoundError):
+                os.rename(target, aside)
+            shutil.rmtree(aside, ignore_errors=True)
+        try:
+            os.rename(temporary, target)
+        except OSError:
+            if not (target / PART_FILE).is_file():
+                raise
+            # Another run stored the same key first: its part is as good as ours.
+
+    # -- failures --------------------------------------------------------------------------
+
+    def save_failure(self, key: str, status: str, reason: str, info: Mapping[str, Any]) -> None:
+        """Remember that ``key`` raised or timed out (so a rerun reports it, not reuses it)."""
+        self.ensure()
+        record = {**dict(info), "key": key, "status": status, "reason": reason}
+        write_json_atomic(self.failure_path(key), {"store_version": STORE_VERSION, **record})
+
+    def failure(self, key: str) -> Failure | None:
+        """The failure record of ``key``, or None (an unreadable record counts as none)."""
+        path = self.failure_path(key)
+        try:
+            record = json.loads(path.read_text())
+        except (OSError, ValueError):
+            return None
+        if record.get("store_version") != STORE_VERSION or record.get("key") != key:
+            return None
+        return Failure(key, str(record["status"]), str(record["reason"]), record)
+
+    def forget_failure(self, key: str) -> None:
+        """Drop a failure record (``--retry-failed`` is about to run the cell again)."""
+        self.failure_path(key).unlink(missing_ok=True)
+
+    # -- surfaces --------------------------------------------------------------------------
+
+    def load_surface(self, key: str) -> pd.DataFrame | None:
+        """A stored contour grid, or None when absent or unreadable."""
+        path = self.surface_path(key)
+        try:
+            frame, metadata = read_table(path)
+        except (OSError, ValueError):
+            return None
+        return frame if metadata.get("part", {}).get("key") == key else None
+
+    def save_surface(self, key: str, frame: pd.DataFrame) -> None:
+        """Write a contour grid atomically."""
+        self.ensure()
+        path = self.surface_path(key)
+        temporary = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        try:
+            write_table(frame, temporary, {"part": {"key": key, "store_version": STORE_VERSION}})
+            fsync_path(temporary)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        fsync_path(path.parent)
+
+    # -- timing ----------------------------------------------------------------------------
+
+    def timings(self) -> Iterator[dict[str, Any]]:
+        """part.json of every stored cell (what the dry run estimates the rest from)."""
+        for path in (self.base / "cells").glob(f"*/*/{PART_FILE}"):
+            try:
+                yield json.loads(path.read_text())
+            except (OSError, ValueError):
+                continue
+
+    def clean_temporary(self) -> None:
+        """Remove debris of writers that died (only parts of this process are in flight)."""
+        folder = self.root / "tmp"
+        if not folder.is_dir():
+            return
+        for entry in folder.iterdir():
+            pid = entry.name.split(".")[1] if entry.name.count(".") >= 2 else ""
+            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                continue  # another live run is writing this part
+            if entry.is_dir():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

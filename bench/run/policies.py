@@ -1,0 +1,105 @@
+"""Policies of a sweep: which cells are skipped, what a cell records, its targets, which
+lanes keep their paths, and how much memory one chunk of lanes may take."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import jax
+import numpy as np
+import pandas as pd
+
+from bench.config import OptimizerSetting, Suite
+from bench.results.columns import setting_label
+from bench.run.kernel import GAP_LADDER, Recording, record_grid
+from bench.summary import best_settings
+from optimizers.compose import build_transform
+from problems import Problem
+
+
+def skip_reason(problem: Problem, setting: OptimizerSetting, suite: Suite) -> str | None:
+    """Why a cell is not run (declared capabilities), or None to run it."""
+    entry = setting.entry
+    if entry.needs_hessian and problem.dim > suite.max_hessian_dim:
+        return (
+            f"needs a dense {problem.dim}x{problem.dim} Hessian; dim {problem.dim} is above "
+            f"max_hessian_dim {suite.max_hessian_dim}"
+        )
+    dense_cap = suite.max_dense_state_dim
+    if entry.dense_state and dense_cap is not None and problem.dim > dense_cap:
+        return (
+            f"keeps a dense {problem.dim}x{problem.dim} matrix in its state; dim "
+            f"{problem.dim} is above max_dense_state_dim {dense_cap}"
+        )
+    # A line-search switch (newton's linesearch) is a static argument: decided per entry.
+    if (
+        entry.deterministic_only_for(setting.static)
+        and problem.stochastic
+        and not setting.allow_stochastic
+    ):
+        flag = entry.line_search_argument
+        switch = "" if entry.deterministic_only or flag is None else f", or {flag}: false"
+        return (
+            "a line-search method on a stochastic problem (set allow_stochastic: true on "
+            f"the optimizer entry to run it anyway{switch})"
+        )
+    return None
+
+
+def targets_for(suite: Suite) -> tuple[float, ...]:
+    """The gap ladder, plus the suite's own target when it is not on the ladder."""
+    targets = list(GAP_LADDER)
+    if suite.target is not None and not np.isclose(targets, suite.target, rtol=1e-9).any():
+        targets.append(suite.target)
+    return tuple(sorted(targets, reverse=True))
+
+
+def memory_budget_bytes() -> int:
+    """Memory for one chunk of lanes: a quarter of the device's, room for XLA's own buffers.
+
+    An accelerator reports its own memory (``memory_stats()['bytes_limit']``); on the CPU
+    the device's memory is the machine's.
+    """
+    stats = jax.devices()[0].memory_stats() or {}
+    if "bytes_limit" in stats:
+        return int(stats["bytes_limit"]) // 4
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (OSError, ValueError):
+        return 2**31
+
+
+def make_transform_factory(setting: OptimizerSetting):
+    """hyperparams -> transform for one entry: its static arguments, schedule and clipping."""
+    schedule = setting.make_schedule()
+
+    def make_tx(hyperparams: Mapping[str, Any]):
+        return build_transform(
+            setting.entry,
+            {**setting.static, **hyperparams},
+            schedule=schedule,
+            clip_norm=setting.clip_norm,
+        )
+
+    return make_tx
+
+
+def recording_for(problem: Problem, suite: Suite) -> Recording:
+    """Paths for 2-d problems (trajectories over contours), curvature for small ones."""
+    return Recording(
+        steps=record_grid(suite.steps, suite.record_every, suite.record_log, suite.record_points),
+        path=problem.dim == 2,
+        curvature=problem.dim <= suite.curvature_max_dim,
+    )
+
+
+def kept_settings(
+    setting: OptimizerSetting, runs: pd.DataFrame, problem_info: Mapping[str, Any]
+) -> tuple[int | None, int | None]:
+    """(best, default) setting indices of one cell: the lanes whose paths are stored."""
+    labels = [setting_label(point) for point in setting.settings()]
+    best = best_settings(runs, {runs["problem"].iloc[0]: problem_info})
+    best_index = labels.index(best["setting"].iloc[0]) if not best.empty else None
+    return best_index, setting.default_index()

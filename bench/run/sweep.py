@@ -1,0 +1,497 @@
+"""Run a checked suite through the cell store, then write its folder staged, under a lock.
+
+A sweep is planned first: every cell of the suite (filtered by ``--problem`` /
+``--optimizer``) is skipped by a declared capability, reused from the store, remembered as
+failed (``error`` / ``timeout``: reported, rerun only with ``--retry-failed``), or computed.
+Each computed cell is written to the store as soon as it finishes, so a sweep killed at any
+moment loses only the cell in flight. The suite's tables are then assembled from the parts,
+written with the plots and the report into a staging folder, and swapped in whole
+(``bench.results.publish``). A rerun whose cells and metadata are all unchanged writes
+nothing at all.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import fnmatch
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+import pandas as pd
+
+from bench.config import Suite
+from bench.faults import checkpoint, during
+from bench.plots import PLOTS_VERSION
+from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, setting_label
+from bench.results.environment import environment
+from bench.results.frames import order_columns, skipped_runs_frame
+from bench.results.parquet import read_metadata, write_table
+from bench.results.publish import output_lock, publish, recover, staging_folder
+from bench.results.store import CellStore, Part, default_store
+from bench.results.surfaces import surface_frame
+from bench.run.compile_cache import cache_directory
+from bench.run.compute import compute_cell
+from bench.run.keys import Cell, digest, suite_cells, surface_key
+from bench.run.policies import skip_reason, targets_for
+from bench.run.progress import Progress
+from bench.run.worker import Worker, failure_reason
+
+# What a plan does with a cell.
+SKIP, REUSE, FAILED, COMPUTE = "skip", "reuse", "failed", "compute"
+FAILED_STATUSES = ("error", "timeout")
+SUITE_TABLES = ("curves", "runs", "paths", "curvature", "surfaces")
+# Bumped when what a suite folder holds changes for the same cells (tables, figures, report):
+# an unchanged rerun is recognised by a fingerprint that includes it.
+FOLDER_VERSION = 1
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepOptions:
+    """The command line's say over a sweep (``bench run --help``)."""
+
+    force: bool = False  # recompute every cell, even finished ones
+    retry_failed: bool = False  # rerun the cells remembered as error / timeout
+    problems: tuple[str, ...] = ()  # globs over problem names; empty: all
+    optimizers: tuple[str, ...] = ()  # globs over optimizer entry names; empty: all
+    cell_timeout: float | None = None  # seconds per cell, compile included (a worker process)
+    store: Path | None = None  # the cell store; None: default_store(out)
+    draw: bool = True  # plots and report (False: tables only)
+
+
+@dataclasses.dataclass
+class Planned:
+    """What the sweep does with one cell, and what it knows of it already."""
+
+    cell: Cell
+    action: str  # SKIP, REUSE, FAILED or COMPUTE
+    reason: str = ""  # why skipped, or the failure's message
+    status: str = ""  # a failure's status (error, timeout)
+    part: Part | None = None
+    note: str = ""  # e.g. why a stored part could not be used
+    fresh: bool = False  # computed (or failed) in this run
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepSummary:
+    """What a sweep did: counts by action, whether it wrote the folder, the time it took."""
+
+    out: Path
+    cells: int
+    computed: int
+    reused: int
+    skipped: int
+    failed: int
+    wrote: bool
+    total_s: float
+    report: Path | None
+
+
+def selected(suite: Suite, options: SweepOptions) -> list[Cell]:
+    """The suite's cells whose problem and optimizer names match the filters."""
+
+    def matches(name: str, globs: Sequence[str]) -> bool:
+        return not globs or any(fnmatch.fnmatchcase(name, g) for g in globs)
+
+    return [
+        c
+        for c in suite_cells(suite)
+        if matches(c.problem.name, options.problems) and matches(c.setting.name, options.optimizers)
+    ]
+
+
+def cell_cost(cell: Cell, suite: Suite) -> float:
+    """The runner's cost model of a cell: lanes x steps (one value_and_grad each)."""
+    return float(max(len(cell.setting.settings()), 1) * len(suite.seeds) * suite.steps)
+
+
+def plan(
+    suite: Suite, cells: Sequence[Cell], store: CellStore, options: SweepOptions
+) -> list[Planned]:
+    """Decide, for each cell, whether it is skipped, reused, failed earlier or computed."""
+    plans = []
+    for cell in cells:
+        reason = skip_reason(cell.problem, cell.setting, suite)
+        if reason is not None:
+            plans.append(Planned(cell, SKIP, reason=reason))
+            continue
+        if options.force:
+            plans.append(Planned(cell, COMPUTE))
+            continue
+        part, problem = store.load(cell.key)
+        if part is not None:
+            plans.append(Planned(cell, REUSE, part=part))
+            continue
+        failure = store.failure(cell.key)
+        if failure is not None and not options.retry_failed:
+            plans.append(Planned(cell, FAILED, reason=failure.reason, status=failure.status))
+            continue
+        plans.append(Planned(cell, COMPUTE, note=problem or ""))
+    return plans
+
+
+def _relabel(frame: pd.DataFrame, cell: Cell) -> pd.DataFrame:
+    """A stored frame under the names this suite gives its problem and optimizer entry."""
+    if frame.empty:
+        return frame
+    frame = frame.copy()
+    frame["problem"] = cell.problem.name
+    frame["optimizer"] = cell.setting.name
+    return frame
+
+
+def _placeholder_runs(planned: Planned, suite: Suite) -> pd.DataFrame:
+    """Rows for a cell that has no result (skipped or failed), so it is never silent."""
+    status = "skipped" if planned.action == SKIP else planned.status
+    return skipped_runs_frame(
+        planned.cell.problem.name,
+        planned.cell.setting.name,
+        planned.cell.setting.settings(),
+        suite.seeds,
+        suite.steps,
+        planned.reason,
+        status=status,
+    )
+
+
+def _hyperparameter_names(suite: Suite) -> list[str]:
+    names: list[str] = []
+    for setting in suite.optimizers:
+        names += [n for n in setting.grid if n not in names]
+    return names
+
+
+def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
+    """What the plots and the report need besides the rows: the suite and its records."""
+    problems = [suite.problems[i] for i in sorted({c.problem_index for c in cells})]
+    settings = [suite.optimizers[j] for j in sorted({c.optimizer_index for c in cells})]
+    return {
+        "environment": environment(),
+        "suite": {
+            "name": suite.name,
+            "description": suite.description,
+            "source": suite.source,
+            "steps": suite.steps,
+            "seeds": list(suite.seeds),
+            "target": suite.target,
+            "dtype": suite.dtype,
+            "targets": list(targets_for(suite)),
+            "config": suite.raw,
+        },
+        "problems": {
+            p.name: {
+                "dim": p.dim,
+                "f_star": p.f_star,
+                "x_star": None if p.x_star is None else np.asarray(p.x_star).tolist(),
+                "bounds": None if p.bounds is None else [list(b) for b in p.bounds],
+                "stochastic": p.stochastic,
+                "description": p.description,
+                "source": p.source,
+            }
+            for p in problems
+        },
+        "optimizers": {
+            s.name: {
+                "kind": s.entry.name,
+                "static": dict(s.static),
+                "grid": {k: list(v) for k, v in s.grid.items()},
+                "schedule": None if s.schedule is None else [s.schedule[0], dict(s.schedule[1])],
+                "clip_norm": s.clip_norm,
+                "sweeps": list(s.grid),
+                "default_setting": (
+                    None if s.default_index() is None else setting_label(s.default or {})
+                ),
+                "description": s.entry.description,
+            }
+            for s in settings
+        },
+    }
+
+
+class _Executor:
+    """Computes the planned cells: in this process, or in a worker when a budget is set."""
+
+    def __init__(self, suite: Suite, store: CellStore, options: SweepOptions, keys: list[str]):
+        self._suite, self._store, self._options, self._keys = suite, store, options, keys
+        self._worker: Worker | None = None
+
+    def compute(self, cell: Cell) -> tuple[str, str]:
+        """(status, reason): `done` with the part in the store, or `error` / `timeout`."""
+        if self._options.cell_timeout is None:
+            try:
+                tables, info = compute_cell(cell, self._suite)
+            except Exception as error:  # a failing cell is data, never a lost sweep
+                return "error", failure_reason(error)
+            self._store.save(cell.key, tables, info)
+            return "done", ""
+        if self._worker is None or not self._worker.alive:
+            self._worker = Worker(
+                self._suite.source, self._store.root, cache_directory(), self._keys
+            )
+        answer = self._worker.compute(cell.key, self._options.cell_timeout)
+        if answer.status != "done":
+            self._worker = None if not self._worker.alive else self._worker
+        return answer.status, answer.reason
+
+    def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
+
+
+def _what(cell: Cell, suite: Suite) -> str:
+    n = max(len(cell.setting.settings()), 1)
+    return f"{n} setting{'s' * (n != 1)} x {len(suite.seeds)} seed{'s' * (len(suite.seeds) != 1)}"
+
+
+def _compute_all(
+    suite: Suite, plans: list[Planned], store: CellStore, options: SweepOptions, log: TextIO
+) -> dict[str, float]:
+    """Compute the COMPUTE cells (writing each to the store); print a line for every cell."""
+    todo = [p for p in plans if p.action == COMPUTE]
+    progress = Progress(len(plans), sum(cell_cost(p.cell, suite) for p in todo), log)
+    executor = _Executor(suite, store, options, [p.cell.key for p in todo])
+    totals: dict[str, Any] = {"compile_s": 0.0, "run_s": 0.0, "xla_compiles": 0, "cache_hits": 0}
+    slowest: dict[str, Any] | None = None
+    try:
+        for index, planned in enumerate(plans, 1):
+            cell = planned.cell
+            head = progress.start(index, cell.label, "")
+            if planned.action == SKIP:
+                progress.line(f"{head}skipped: {planned.reason}")
+                continue
+            if planned.action == REUSE:
+                info = planned.part.info if planned.part else {}
+                progress.line(
+                    f"{head}reused from the store (computed {info.get('computed_at', '?')}; "
+                    f"compile {info.get('compile_s', 0):.2f} s, run {info.get('run_s', 0):.2f} s)"
+                )
+                continue
+            if planned.action == FAILED:
+                progress.line(
+                    f"{head}{planned.status} in an earlier run ({planned.reason}); "
+                    "--retry-failed reruns it"
+                )
+                continue
+            if planned.note:
+                progress.line(f"{head}recomputed: {planned.note}")
+            store.forget_failure(cell.key)
+            planned.fresh = True
+            status, reason = executor.compute(cell)
+            tail = progress.advance(cell_cost(cell, suite))
+            if status == "done":
+                planned.part, problem = store.load(cell.key)
+                if planned.part is None:
+                    raise RuntimeError(
+                        f"{cell.label}: the part just written does not read back: {problem}"
+                    )
+                planned.action = REUSE
+                info = planned.part.info
+                for name in totals:
+                    totals[name] += info.get(name, 0)
+                cost = info["compile_s"] + info["run_s"]
+                if slowest is None or cost > slowest["compile_s"] + slowest["run_s"]:
+                    slowest = {k: info[k] for k in ("problem", "optimizer", "compile_s", "run_s")}
+                diverged = info.get("diverged", 0)
+                progress.line(
+                    f"{head}{_what(cell, suite)}: compile {info['compile_s']:.2f} s, "
+                    f"run {info['run_s']:.2f} s"
+                    + (f", {diverged} diverged" if diverged else "")
+                    + (
+                        f", in {info['chunks']} chunks (memory)"
+                        if info.get("chunks", 1) > 1
+                        else ""
+                    )
+                    + f" {tail}"
+                )
+            else:
+                store.save_failure(
+                    cell.key,
+                    status,
+                    reason,
+                    {"problem": cell.problem.name, "optimizer": cell.setting.name},
+                )
+                planned.action, planned.status, planned.reason = FAILED, status, reason
+                progress.line(f"{head}{status}: {reason} {tail}")
+            checkpoint("cell-done")
+    finally:
+        executor.close()
+        progress.close()
+    totals["slowest_cell"] = slowest
+    return totals
+
+
+def assemble(suite: Suite, plans: Sequence[Planned]) -> dict[str, pd.DataFrame]:
+    """The suite's tables from its cells' parts (and placeholder rows for the rest)."""
+    frames: dict[str, list[pd.DataFrame]] = {
+        name: [] for name in ("curves", "runs", "paths", "curvature")
+    }
+    for planned in plans:
+        if planned.action == REUSE and planned.part is not None:
+            for name, frame in planned.part.tables.items():
+                frames[name].append(_relabel(frame, planned.cell))
+        else:
+            frames["runs"].append(_placeholder_runs(planned, suite))
+    hyper = _hyperparameter_names(suite)
+    curves = [f for f in frames["curves"] if not f.empty]
+    tables = {
+        "curves": order_columns(
+            pd.concat(curves, ignore_index=True)
+            if curves
+            else pd.DataFrame(columns=list(CURVE_COLUMNS)),
+            list(CURVE_COLUMNS) + hyper,
+        ),
+        "runs": order_columns(
+            pd.concat(frames["runs"], ignore_index=True),
+            ["problem", "optimizer", "seed", *hyper, *RUN_COLUMNS[3:]],
+        ),
+    }
+    for name in ("paths", "curvature"):
+        kept = [f for f in frames[name] if not f.empty]
+        if kept:
+            tables[name] = pd.concat(kept, ignore_index=True)
+    return tables
+
+
+def _surfaces(suite: Suite, cells: Sequence[Cell], store: CellStore) -> pd.DataFrame | None:
+    """Contour grids of the 2-d problems, from the store or computed once and stored."""
+    frames = []
+    for index, problem in enumerate(suite.problems):
+        if problem.dim != 2 or not any(c.problem_index == index for c in cells):
+            continue
+        key = surface_key(suite, index)
+        frame = store.load_surface(key)
+        if frame is None:
+            frame = surface_frame(problem)
+            store.save_surface(key, frame)
+        frame = frame.copy()
+        frame["problem"] = problem.name
+        frames.append(frame)
+    return pd.concat(frames, ignore_index=True) if frames else None
+
+
+def fingerprint(plans: Sequence[Planned], metadata: dict[str, Any]) -> str:
+    """What the folder's content follows from: each cell's key and fate, and the metadata."""
+    stable = {k: v for k, v in metadata.items() if k not in ("environment", "timing")}
+    return digest(
+        {
+            "cells": [
+                [p.cell.key, p.cell.problem.name, p.cell.setting.name, p.action, p.status, p.reason]
+                for p in plans
+            ],
+            "metadata": stable,
+            "folder": FOLDER_VERSION,
+            "plots": PLOTS_VERSION,
+        }
+    )
+
+
+def _current_fingerprint(out: Path) -> str | None:
+    """The fingerprint the folder's runs.parquet was written with (None: none, unreadable)."""
+    try:
+        if not all((out / f"{name}.parquet").is_file() for name in ("curves", "runs")):
+            return None
+        return read_metadata(out / "runs.parquet").get("fingerprint")
+    except (OSError, ValueError):
+        return None
+
+
+def write_folder(
+    out: Path, tables: dict[str, pd.DataFrame], metadata: dict[str, Any], draw: bool, log: TextIO
+) -> Path | None:
+    """Write tables (and plots and report) into a staging folder, then swap it in as out."""
+    staging = staging_folder(out)
+    try:
+        for name in SUITE_TABLES:
+            if name in tables and tables[name] is not None:
+                write_table(tables[name], staging / f"{name}.parquet", metadata)
+                checkpoint("table-write")
+        report = None
+        if draw:
+            from bench.report import build_report
+
+            # Figures of problems whose rows did not change are copied from the folder
+            # being replaced instead of drawn again.
+            with during("draw"):
+                built = build_report(staging, log=log, reuse_from=out if out.is_dir() else None)
+            report = out / built.html.name
+        publish(staging, out)
+        return report
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def _counts(plans: Sequence[Planned]) -> dict[str, int]:
+    return {
+        "computed": sum(p.fresh and p.action == REUSE for p in plans),
+        "reused": sum(not p.fresh and p.action == REUSE for p in plans),
+        "skipped": sum(p.action == SKIP for p in plans),
+        "failed": sum(p.action == FAILED for p in plans),
+    }
+
+
+def _timing(totals: dict[str, Any], counts: dict[str, int], total_s: float) -> dict[str, Any]:
+    """Where this run's time went (the report's timing header; perf.md quotes it)."""
+    return {
+        **totals,
+        "total_s": total_s,
+        "compile_share": totals["compile_s"] / total_s if total_s > 0 else float("nan"),
+        "cells_run": counts["computed"],
+        "cells_reused": counts["reused"],
+        "cells_skipped": counts["skipped"],
+        "cells_failed": counts["failed"],
+    }
+
+
+def run_suite(
+    suite: Suite,
+    out: Path,
+    log: TextIO | None = None,
+    options: SweepOptions = SweepOptions(),
+) -> SweepSummary:
+    """Compute what is missing, then write the suite folder ``out`` whole (see module doc)."""
+    log = log or sys.stderr
+    start = time.perf_counter()
+    store = CellStore(options.store or default_store(out))
+    store.ensure()
+    with output_lock(out):
+        recover(out)
+        store.clean_temporary()
+        cells = selected(suite, options)
+        plans = plan(suite, cells, store, options)
+        totals = _compute_all(suite, plans, store, options, log)
+        counts = _counts(plans)
+        metadata = suite_metadata(suite, cells)
+        metadata["filters"] = {
+            "problems": list(options.problems),
+            "optimizers": list(options.optimizers),
+        }
+        metadata["fingerprint"] = fingerprint(plans, metadata)
+        wrote, report = False, None
+        if metadata["fingerprint"] != _current_fingerprint(out):
+            tables = assemble(suite, plans)
+            surfaces = _surfaces(suite, cells, store)
+            if surfaces is not None:
+                tables["surfaces"] = surfaces
+            metadata["timing"] = _timing(totals, counts, time.perf_counter() - start)
+            report = write_folder(out, tables, metadata, options.draw, log)
+            wrote = True
+    total_s = time.perf_counter() - start
+    summary = SweepSummary(out, len(plans), **counts, wrote=wrote, total_s=total_s, report=report)
+    what = (
+        f"{summary.computed} computed, {summary.reused} from the store, {summary.skipped} "
+        f"skipped, {summary.failed} failed"
+    )
+    if wrote:
+        print(f"done: {len(plans)} cells ({what}) in {total_s:.1f} s; {out}/", file=log, flush=True)
+    else:
+        print(
+            f"nothing changed: {len(plans)} cells ({what}); {out}/ is current ({total_s:.1f} s)",
+            file=log,
+            flush=True,
+        )
+    return summary

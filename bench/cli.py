@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -109,10 +110,23 @@ def _report_config_errors(error: ConfigError) -> int:
 
 
 def _check_out(out: Path) -> None:
-    """Refuse an --out that cannot become a folder of results, before anything runs."""
+    """Refuse an --out that cannot become a folder of results, before anything runs.
+
+    The folder is written beside itself and swapped in by renames (bench.results.publish),
+    so its parent must be writable, and an existing folder must be one that can be renamed
+    (not a mount point) and whose old content can be removed.
+    """
     if out.exists() and not out.is_dir():
         raise ConfigError(
             [f"--out {out}: exists and is not a folder; give the path of a folder (new or old)."]
+        )
+    if out.is_dir() and os.path.ismount(out):
+        raise ConfigError(
+            [
+                f"--out {out}: is a mount point; results are swapped in whole by renaming "
+                f"folders, which a mount point cannot be. Give a folder inside it, e.g. "
+                f"{out / 'results'}."
+            ]
         )
     ancestor = out.parent
     while not ancestor.exists():
@@ -122,16 +136,17 @@ def _check_out(out: Path) -> None:
             [f"--out {out}: {ancestor} is a file, so no folder can be made below it."]
         )
     # os.access says yes to root even on a read-only mount: try the real thing.
-    try:
-        with tempfile.NamedTemporaryFile(dir=ancestor, prefix=".optbench-probe-"):
-            pass
-    except OSError as error:
-        raise ConfigError(
-            [
-                f"--out {out}: cannot write in {ancestor} ({error.strerror or error}); give a "
-                "folder you can write."
-            ]
-        ) from None
+    for folder in [ancestor] + ([out] if out.is_dir() else []):
+        try:
+            with tempfile.NamedTemporaryFile(dir=folder, prefix=".optbench-probe-"):
+                pass
+        except OSError as error:
+            raise ConfigError(
+                [
+                    f"--out {out}: cannot write in {folder} ({error.strerror or error}); give "
+                    "a folder you can write."
+                ]
+            ) from None
 
 
 def _run(args: argparse.Namespace) -> int:

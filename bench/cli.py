@@ -100,13 +100,41 @@ def _parser() -> argparse.ArgumentParser:
 def _report_config_errors(error: ConfigError) -> int:
     count = len(error.messages)
     print(
-        f"error: the config is not valid ({count} problem{'s' * (count != 1)}); nothing was "
+        f"error: the input is not valid ({count} problem{'s' * (count != 1)}); nothing was "
         "compiled or written:",
         file=sys.stderr,
     )
     for message in error.messages:
         print(f"  - {message}", file=sys.stderr)
     return EXIT_BAD_INPUT
+
+
+def _is_suite_folder(folder: Path) -> bool:
+    """Whether ``folder`` was written by `bench run` (its runs.parquet carries our metadata)."""
+    from bench.results.parquet import read_metadata
+    from bench.results.publish import MANIFEST
+
+    if (folder / MANIFEST).is_file():
+        return True
+    try:
+        return "suite" in read_metadata(folder / "runs.parquet")
+    except Exception:  # not a parquet file of ours, whatever the reader says
+        return False
+
+
+def _check_filters(globs: list[str], names: list[str], flag: str, what: str) -> None:
+    """A filter that matches no entry is a typo, not an empty selection."""
+    import fnmatch
+
+    unmatched = [g for g in globs if not any(fnmatch.fnmatchcase(n, g) for n in names)]
+    if unmatched:
+        shown = ", ".join(names[:30]) + (", ..." if len(names) > 30 else "")
+        raise ConfigError(
+            [
+                f"{flag} {', '.join(repr(g) for g in unmatched)}: matches none of the suite's "
+                f"{what} ({shown}). Names are matched whole, with * and ? as wildcards."
+            ]
+        )
 
 
 def _check_out(out: Path) -> None:
@@ -119,6 +147,14 @@ def _check_out(out: Path) -> None:
     if out.exists() and not out.is_dir():
         raise ConfigError(
             [f"--out {out}: exists and is not a folder; give the path of a folder (new or old)."]
+        )
+    if out.is_dir() and any(out.iterdir()) and not _is_suite_folder(out):
+        raise ConfigError(
+            [
+                f"--out {out}: holds files that `bench run` did not write (no runs.parquet of "
+                "a suite, no manifest.json); the folder is replaced whole, so they would be "
+                "deleted. Give a new or empty folder, or a suite folder written earlier."
+            ]
         )
     if out.is_dir() and os.path.ismount(out):
         raise ConfigError(
@@ -155,12 +191,19 @@ def _run(args: argparse.Namespace) -> int:
     from bench.run.compile_cache import cache_directory, enable_persistent_cache
     from bench.run.sweep import SweepOptions, plan, run_suite, selected
 
+    if args.cell_timeout is not None:
+        if not (math.isfinite(args.cell_timeout) and args.cell_timeout > 0):
+            raise ConfigError(
+                [
+                    "--cell-timeout must be a finite number of seconds > 0, got "
+                    f"{args.cell_timeout!r}."
+                ]
+            )
+        # The cells run in a worker process: this one must not preallocate the accelerator.
+        os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     suite = load_suite(args.config)
-    out = Path(args.out) if args.out else Path("results") / suite.name
-    if args.cell_timeout is not None and not args.cell_timeout > 0:
-        raise ConfigError(
-            [f"--cell-timeout must be a number of seconds > 0, got {args.cell_timeout!r}."]
-        )
+    # Resolved: `--out .`, a symlink or `a/../b` name the folder that is really replaced.
+    out = (Path(args.out) if args.out else Path("results") / suite.name).resolve()
     options = SweepOptions(
         force=args.force,
         retry_failed=args.retry_failed,
@@ -170,16 +213,17 @@ def _run(args: argparse.Namespace) -> int:
         store=Path(args.store) if args.store else None,
         draw=not args.no_report,
     )
+    _check_filters(args.problem, [p.name for p in suite.problems], "--problem", "problems")
+    _check_filters(args.optimizer, [s.name for s in suite.optimizers], "--optimizer", "optimizers")
     cells = selected(suite, options)
-    if not cells:
+    store = CellStore(options.store or default_store(out))
+    if store.root.resolve().is_relative_to(out):
         raise ConfigError(
             [
-                "--problem/--optimizer: no cell of the suite matches "
-                f"(problems: {', '.join(p.name for p in suite.problems)}; optimizers: "
-                f"{', '.join(s.name for s in suite.optimizers)})."
+                f"--store {store.root}: is inside --out {out}, which is replaced whole at the "
+                "end of every run; give a store outside it (the default is .store beside it)."
             ]
         )
-    store = CellStore(options.store or default_store(out))
     if args.dry_run:
         from bench.run.dry_run import print_dry_run
 

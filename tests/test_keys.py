@@ -150,3 +150,24 @@ def test_the_key_is_a_hash_of_canonical_json():
     assert canonical({"x": float("inf")}) == {"x": "inf"}
     suite = build_suite(copy.deepcopy(BASE))
     assert len(cell_key(suite, 0, suite.optimizers[0])) == 40
+
+
+def test_defaults_written_out_are_the_same_key():
+    explicit = copy.deepcopy(BASE)
+    explicit["problems"][0]["dim"] = 2  # rosenbrock's default
+    explicit["problems"].append({"kind": "booth", "name": "booth-0", "init_noise": 0.0})
+    explicit["optimizers"][2]["linesearch"] = False  # newton's default
+    implicit = copy.deepcopy(BASE)
+    implicit["problems"][0].pop("dim")
+    implicit["problems"].append({"kind": "booth", "name": "booth-0"})
+    assert _keys(explicit) == _keys(implicit)
+    assert _keys(explicit)[("rosenbrock", "newton")] == _keys(BASE)[("rosenbrock", "newton")]
+
+
+def test_a_yaml_date_in_the_config_is_a_value_not_a_crash():
+    import datetime
+
+    raw = copy.deepcopy(BASE)
+    raw["description"] = datetime.date(2024, 1, 1)  # what PyYAML makes of 2024-01-01
+    assert _keys(raw) == _keys(BASE)
+    assert canonical({"d": datetime.date(2024, 1, 1)}) == {"d": "2024-01-01"}

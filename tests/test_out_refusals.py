@@ -20,7 +20,7 @@ optimizers:
   - kind: gd
     learning_rate: [1.0e-3, 1.0e-2]
 """
-HEAD = "error: the config is not valid (1 problem); nothing was compiled or written:"
+HEAD = "error: the input is not valid (1 problem); nothing was compiled or written:"
 
 
 def _tree(folder: Path) -> list[str]:
@@ -92,3 +92,48 @@ def test_out_a_read_only_mount_point_is_refused(tmp_path):
         _assert_refused(tmp_path, tmp_path / "ro", "is a mount point")
     finally:
         subprocess.run(["umount", str(tmp_path / "ro")], check=True)
+
+
+def _refused(tmp_path: Path, *args: str | Path) -> str:
+    """Run `bench run SUITE ARGS`: exit 2, one paragraph, nothing compiled; its message."""
+    config = write_config(tmp_path / "suite.yaml", SUITE)
+    cache = tmp_path / "cache"
+    done = run_bench("run", config, *args, cache=cache, timeout=120)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == HEAD and len(lines) == 2, done.stderr
+    assert "Traceback" not in done.stderr and not cache.exists()
+    return lines[1]
+
+
+def test_a_folder_that_holds_other_files_is_never_replaced(tmp_path):
+    # `--out results` (the parent of the suite folders) or a project folder: replacing it
+    # whole would delete what it holds.
+    folder = tmp_path / "project"
+    (folder / "src").mkdir(parents=True)
+    (folder / "src" / "main.py").write_text("keep me\n")
+    message = _refused(tmp_path, "--out", folder)
+    assert "holds files that `bench run` did not write" in message
+    assert (folder / "src" / "main.py").read_text() == "keep me\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["project", "suite.yaml"]
+
+
+def test_a_store_inside_the_output_folder_is_refused(tmp_path):
+    out = tmp_path / "out"
+    message = _refused(tmp_path, "--out", out, "--store", out / "store")
+    assert "is inside --out" in message
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "phrase"),
+    [
+        (("--problem", "rosenbrok"), "--problem 'rosenbrok': matches none of the suite's"),
+        (("--optimizer", "adam"), "--optimizer 'adam': matches none of the suite's optimizers"),
+        (("--cell-timeout", "inf"), "--cell-timeout must be a finite number of seconds > 0"),
+        (("--cell-timeout", "0"), "--cell-timeout must be a finite number of seconds > 0"),
+    ],
+)
+def test_command_line_values_that_select_nothing_are_refused(tmp_path, args, phrase):
+    assert phrase in _refused(tmp_path, "--out", tmp_path / "out", *args)
+    assert not (tmp_path / "out").exists()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -52,6 +53,7 @@ def test_nothing_is_left_in_the_temporary_folder(tmp_path):
         "foreign-schema",
         "foreign-key-json",
         "foreign-key-table",
+        "flipped-byte",
     ],
 )
 def test_a_damaged_part_is_reported_never_read(tmp_path, damage):
@@ -64,6 +66,10 @@ def test_a_damaged_part_is_reported_never_read(tmp_path, damage):
         (folder / "curves.parquet").write_bytes(data[: len(data) // 2])
     elif damage == "truncate-json":
         (folder / PART_FILE).write_text((folder / PART_FILE).read_text()[:10])
+    elif damage == "flipped-byte":  # parquet itself may read this back as another number
+        data = bytearray((folder / "curves.parquet").read_bytes())
+        data[len(data) // 3] ^= 0x01
+        (folder / "curves.parquet").write_bytes(bytes(data))
     elif damage == "delete-table":
         (folder / "runs.parquet").unlink()
     elif damage == "foreign-schema":
@@ -73,6 +79,9 @@ def test_a_damaged_part_is_reported_never_read(tmp_path, damage):
     else:
         meta = {"part": {"key": OTHER, "store_version": STORE_VERSION}}
         write_table(_tables()["curves"], folder / "curves.parquet", meta)
+        digest = hashlib.sha256((folder / "curves.parquet").read_bytes()).hexdigest()
+        info["sha256"]["curves"] = digest  # a consistent checksum: the key check must catch it
+        (folder / PART_FILE).write_text(json.dumps(info))
     part, problem = store.load(KEY)
     assert part is None
     assert str(folder) in problem
@@ -82,12 +91,15 @@ def test_a_damaged_part_is_reported_never_read(tmp_path, damage):
     assert problem is None and part.tables["curves"]["loss"].iloc[0] == 2.0
 
 
-def test_saving_a_key_again_replaces_its_part_whole(tmp_path):
-    # --force, or two runs sharing a store that computed the same cell: the last one wins,
-    # and a reader sees one whole part at every moment (the folder is renamed into place).
+def test_a_valid_part_is_kept_unless_replace_is_asked(tmp_path):
+    # Two runs sharing a store that computed the same cell: the first part stays (same
+    # numbers); --force replaces it. A reader sees one whole part at every moment.
     first, second = CellStore(tmp_path / "store"), CellStore(tmp_path / "store")
     first.save(KEY, _tables(1.0), {})
-    second.save(KEY, _tables(3.0), {})
+    kept = second.save(KEY, _tables(3.0), {})
+    assert first.load(KEY)[0].tables["curves"]["loss"].iloc[0] == 1.0
+    assert kept.tables["curves"]["loss"].iloc[0] == 3.0  # what the caller computed
+    second.save(KEY, _tables(3.0), {}, replace=True)
     assert first.load(KEY)[0].tables["curves"]["loss"].iloc[0] == 3.0
     assert len(list(first.part_dir(KEY).parent.iterdir())) == 1
 

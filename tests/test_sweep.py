@@ -41,7 +41,8 @@ BASE = {
 def _run(raw, out: Path, **options):
     log = io.StringIO()
     suite = build_suite(copy.deepcopy(raw))
-    summary = run_suite(suite, out, log=log, options=SweepOptions(draw=False, **options))
+    options.setdefault("draw", False)
+    summary = run_suite(suite, out, log=log, options=SweepOptions(**options))
     return summary, log.getvalue()
 
 
@@ -97,8 +98,11 @@ def test_force_recomputes_every_cell_to_the_same_numbers(tmp_path):
     out = tmp_path / "out"
     _run(BASE, out)
     before = _tables(out)
+    fingerprint = read_metadata(out / "runs.parquet")["fingerprint"]
     summary, _ = _run(BASE, out, force=True)
-    assert (summary.computed, summary.reused) == (4, 0)
+    assert (summary.computed, summary.reused, summary.wrote) == (4, 0, True)
+    # Published: the recomputed parts (their timings) are the folder's content now.
+    assert read_metadata(out / "runs.parquet")["fingerprint"] != fingerprint
     after = _tables(out)
     for name in before:
         pd.testing.assert_frame_equal(_sorted(before[name]), _sorted(after[name]))
@@ -203,3 +207,35 @@ def test_two_fresh_processes_write_bitwise_identical_tables(tmp_path):
         a = a.drop(columns=[c for c in TIMING_COLUMNS if c in a])
         b = b.drop(columns=[c for c in TIMING_COLUMNS if c in b])
         pd.testing.assert_frame_equal(a, b, check_exact=True)
+
+
+@pytest.mark.parametrize("damage", ["delete-report", "delete-table", "truncate-table", "edit"])
+def test_a_damaged_folder_is_rewritten_by_an_unchanged_rerun(tmp_path, damage):
+    out = tmp_path / "out"
+    _run(BASE, out, draw=True)
+    before = _tables(out)
+    if damage == "delete-report":
+        (out / "report.html").unlink()
+    elif damage == "delete-table":
+        (out / "paths.parquet").unlink()
+    elif damage == "truncate-table":
+        data = (out / "curves.parquet").read_bytes()
+        (out / "curves.parquet").write_bytes(data[:100])
+    else:
+        (out / "report.md").write_text("edited by hand")
+    summary, _ = _run(BASE, out, draw=True)
+    assert (summary.computed, summary.wrote) == (0, True)
+    assert (out / "report.html").is_file() and "edited" not in (out / "report.md").read_text()
+    after = _tables(out)
+    assert after.keys() == before.keys()
+    for name in before:
+        pd.testing.assert_frame_equal(after[name], before[name])
+
+
+def test_tables_only_then_a_full_run_draws_the_report(tmp_path):
+    out = tmp_path / "out"
+    _run(BASE, out)  # draw=False
+    assert not (out / "report.html").exists()
+    summary, _ = _run(BASE, out, draw=True)
+    assert (summary.computed, summary.wrote) == (0, True)
+    assert (out / "report.html").is_file()

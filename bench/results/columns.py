@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 # Bumped when the frames built from a cell change (a column added, renamed or computed
 # differently): part of every cell key, so stored parts of the old layout are recomputed.
-FRAMES_VERSION = 1
+FRAMES_VERSION = 2
 
 CURVE_COLUMNS = (
     "problem",

@@ -144,54 +144,48 @@ def order_columns(frame: pd.DataFrame, leading: Sequence[str]) -> pd.DataFrame:
     return frame[present + rest]
 
 
-def _kept_lanes(result: CellResult, keep: Sequence[int]):
-    """(setting index, seed index, label, role) of the lanes whose paths are stored."""
-    for role, index in zip(("best", "default"), keep, strict=True):
-        if index is None:
-            continue
+def _lanes(result: CellResult):
+    """(setting index, seed index, seed, label) of every lane of a cell."""
+    for i, setting in enumerate(result.settings):
         for j, seed in enumerate(result.seeds):
-            yield index, j, int(seed), setting_label(result.settings[index]), role
+            yield i, j, int(seed), setting_label(setting)
 
 
-def paths_frame(
-    problem: str, optimizer: str, result: CellResult, keep: Sequence[int | None]
-) -> pd.DataFrame:
-    """The iterates of the kept settings (best, default), one row per recorded step.
+def paths_frame(problem: str, optimizer: str, result: CellResult) -> pd.DataFrame:
+    """The iterates of every lane, one row per recorded step (a cell's part keeps them all;
+    the suite table keeps the tuned and default settings', see ``with_roles``).
 
-    Columns: problem, optimizer, setting, role (best/default), seed, step, x0, x1, ...
+    Columns: problem, optimizer, setting, seed, step, x0, x1, ...
     Empty when the cell did not record its path.
     """
+    if result.x.shape[-1] == 0:
+        return pd.DataFrame()
     frames = []
-    for i, j, seed, label, role in _kept_lanes(result, keep):
-        if result.x.shape[-1] == 0:
-            break
+    for i, j, seed, label in _lanes(result):
         frame = pd.DataFrame(result.x[i, j], columns=[f"x{k}" for k in range(result.x.shape[-1])])
         frame.insert(0, "step", result.record_steps)
         for column, value in (
             ("seed", seed),
-            ("role", role),
             ("setting", label),
             ("optimizer", optimizer),
             ("problem", problem),
         ):
             frame.insert(0, column, value)
         frames.append(frame)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
 
 
-def curvature_frame(
-    problem: str, optimizer: str, result: CellResult, keep: Sequence[int | None]
-) -> pd.DataFrame:
-    """Hessian spectrum along the kept paths: smallest and largest eigenvalue, condition.
+def curvature_frame(problem: str, optimizer: str, result: CellResult) -> pd.DataFrame:
+    """Hessian spectrum along every lane's path: smallest and largest eigenvalue, condition.
 
     ``condition`` is max|lambda| / min|lambda| (inf at a singular Hessian); a negative
     ``eig_min`` means the iterate is near a saddle (or a maximum), not a minimum.
     """
+    if result.eigenvalues.shape[-1] == 0:
+        return pd.DataFrame()
     frames = []
-    for i, j, seed, label, role in _kept_lanes(result, keep):
+    for i, j, seed, label in _lanes(result):
         eigenvalues = result.eigenvalues[i, j]
-        if eigenvalues.shape[-1] == 0:
-            break
         magnitude = np.abs(eigenvalues)
         with np.errstate(divide="ignore", invalid="ignore"):
             condition = magnitude.max(axis=-1) / magnitude.min(axis=-1)
@@ -201,7 +195,6 @@ def curvature_frame(
                     "problem": problem,
                     "optimizer": optimizer,
                     "setting": label,
-                    "role": role,
                     "seed": seed,
                     "step": result.record_steps,
                     "eig_min": eigenvalues[:, 0],
@@ -211,4 +204,20 @@ def curvature_frame(
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return pd.concat(frames, ignore_index=True)
+
+
+def with_roles(frame: pd.DataFrame, best: str | None, default: str | None) -> pd.DataFrame:
+    """The rows of the tuned (``best``) and untuned (``default``) settings of one cell, each
+    marked with its ``role`` (a setting that is both appears twice, once per role)."""
+    kept = [
+        frame[frame["setting"] == label].assign(role=role)
+        for role, label in (("best", best), ("default", default))
+        if label is not None
+    ]
+    if not kept:
+        return frame.iloc[:0]
+    kept_frame = pd.concat(kept, ignore_index=True)
+    columns = list(frame.columns)
+    columns.insert(columns.index("setting") + 1, "role")
+    return kept_frame[columns]

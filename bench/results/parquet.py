@@ -28,6 +28,13 @@ def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return pq.read_table(path).to_pandas(), read_metadata(path)
 
 
+def read_table_bytes(data: bytes) -> tuple[pd.DataFrame, dict[str, Any]]:
+    """``read_table`` of a file already in memory (the store checks its hash first)."""
+    table = pq.read_table(pa.BufferReader(data))
+    raw = (table.schema.metadata or {}).get(METADATA_KEY)
+    return table.to_pandas(), (json.loads(raw) if raw else {})
+
+
 def read_metadata(path: Path) -> dict[str, Any]:
     """Our metadata alone (the schema is read, not the rows)."""
     raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)

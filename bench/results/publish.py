@@ -19,6 +19,8 @@ import contextlib
 import ctypes
 import errno
 import fcntl
+import hashlib
+import json
 import os
 import shutil
 import sys
@@ -28,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.faults import checkpoint
-from bench.results.durable import fsync_path
+from bench.results.durable import fsync_path, write_json_atomic
 
 _RENAME_EXCHANGE = 2
 _AT_FDCWD = -100
@@ -116,6 +118,40 @@ def _exchange(a: Path, b: Path) -> bool:
     raise OSError(code, os.strerror(code), str(b))
 
 
+MANIFEST = "manifest.json"
+
+
+def _files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST)
+
+
+def write_manifest(staging: Path, fingerprint: str) -> None:
+    """List every file of a complete staging folder with its sha256, each fsynced first.
+
+    The fingerprint says what the folder was made from; the hashes let a later run check
+    that the folder still holds exactly that (nothing deleted, truncated or edited).
+    """
+    files = {}
+    for path in _files(staging):
+        fsync_path(path)
+        files[path.relative_to(staging).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+    write_json_atomic(staging / MANIFEST, {"fingerprint": fingerprint, "files": files})
+
+
+def folder_is_current(out: Path, fingerprint: str) -> bool:
+    """Whether ``out`` was made from ``fingerprint`` and every file it listed is intact."""
+    try:
+        manifest = json.loads((out / MANIFEST).read_text())
+        if manifest.get("fingerprint") != fingerprint:
+            return False
+        return all(
+            hashlib.sha256((out / name).read_bytes()).hexdigest() == digest
+            for name, digest in manifest["files"].items()
+        )
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def publish(staging: Path, out: Path) -> None:
     """Swap the complete staging folder in as ``out``; the previous results are dropped."""
     checkpoint("publish")
@@ -137,20 +173,30 @@ def publish(staging: Path, out: Path) -> None:
 def redraw(out: Path, draw: Callable[[Path], Any]) -> Path:
     """Redraw a suite folder's figures and report (``bench plot``) staged, under the lock.
 
-    The tables are hard-linked (copied where links are impossible) into a staging folder,
-    ``draw(staging)`` writes the figures and the report there, and the folder is swapped in
-    whole: a kill while drawing leaves the previous figures, never a mix.
+    Every file but the figures, the report and the manifest is hard-linked (copied where
+    links are impossible) into a staging folder, ``draw(staging)`` writes the figures and
+    the report there, and the folder is swapped in whole: a kill while drawing leaves the
+    previous figures, never a mix.
     """
+    redrawn = {"report.md", "report.html", MANIFEST}
     with output_lock(out):
         recover(out)
         staging = staging_folder(out)
         try:
-            for table in out.glob("*.parquet"):
+            for path in _files(out):
+                relative = path.relative_to(out)
+                if relative.parts[0] == "plots" or relative.as_posix() in redrawn:
+                    continue
+                (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                 try:
-                    os.link(table, staging / table.name)
+                    os.link(path, staging / relative)
                 except OSError:
-                    shutil.copy2(table, staging / table.name)
+                    shutil.copy2(path, staging / relative)
             draw(staging)
+            fingerprint = ""
+            with contextlib.suppress(OSError, ValueError):
+                fingerprint = json.loads((out / MANIFEST).read_text()).get("fingerprint", "")
+            write_manifest(staging, fingerprint)
             publish(staging, out)
         except BaseException:
             shutil.rmtree(staging, ignore_errors=True)

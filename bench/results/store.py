@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import shutil
@@ -32,7 +33,7 @@ import pandas as pd
 
 from bench.faults import checkpoint
 from bench.results.durable import fsync_path, write_json_atomic
-from bench.results.parquet import read_table, write_table
+from bench.results.parquet import read_table, read_table_bytes, write_table
 
 STORE_VERSION = 1
 STORE_ENV = "OPTBENCH_STORE"
@@ -115,7 +116,12 @@ class CellStore:
         return (self.part_dir(key) / PART_FILE).is_file()
 
     def load(self, key: str) -> tuple[Part | None, str | None]:
-        """(the part, None), or (None, why it cannot be used) when absent or unreadable."""
+        """(the part, None), or (None, why it cannot be used) when absent or unreadable.
+
+        Every table's bytes are checked against the sha256 part.json recorded for them
+        (parquet has no checksum of its own: a flipped bit can read back as another number),
+        then its metadata against the key.
+        """
         folder = self.part_dir(key)
         if not folder.is_dir():
             return None, None
@@ -125,19 +131,32 @@ class CellStore:
                 return None, f"part {folder} belongs to another schema or key"
             tables: dict[str, pd.DataFrame] = {}
             for name in info["tables"]:
-                frame, metadata = read_table(folder / f"{name}.parquet")
+                data = (folder / f"{name}.parquet").read_bytes()
+                if hashlib.sha256(data).hexdigest() != info["sha256"][name]:
+                    return None, f"table {name} of part {folder} does not match its checksum"
+                frame, metadata = read_table_bytes(data)
                 part_meta = metadata.get("part", {})
                 if part_meta.get("key") != key or part_meta.get("store_version") != STORE_VERSION:
                     return None, f"table {name} of part {folder} belongs to another key"
                 tables[name] = frame
-        except (OSError, ValueError, KeyError, TypeError) as error:
+        except Exception as error:  # whatever a damaged file raises, it is not a result
             return None, f"part {folder} cannot be read ({type(error).__name__}: {error})"
         if not {"curves", "runs"} <= tables.keys():
             return None, f"part {folder} lacks its curves or runs"
         return Part(key, tables, info), None
 
-    def save(self, key: str, tables: Mapping[str, pd.DataFrame], info: Mapping[str, Any]) -> None:
-        """Write a finished cell atomically (a concurrent writer of the same key may win)."""
+    def save(
+        self,
+        key: str,
+        tables: Mapping[str, pd.DataFrame],
+        info: Mapping[str, Any],
+        replace: bool = False,
+    ) -> Part:
+        """Write a finished cell atomically; the part as stored.
+
+        A valid part of the same key already there (another run sharing the store finished
+        the cell first) is kept unless ``replace`` (``--force``): both hold the same numbers.
+        """
         self.ensure()
         temporary = self._temporary(key)
         temporary.mkdir(parents=True)
@@ -145,30 +164,35 @@ class CellStore:
             names = [n for n in PART_TABLES if n in tables and not tables[n].empty]
             names += [n for n in ("curves", "runs") if n not in names]
             meta = {"part": {"key": key, "store_version": STORE_VERSION}}
+            digests = {}
             for name in names:
                 path = temporary / f"{name}.parquet"
                 write_table(tables[name], path, meta)
                 fsync_path(path)
+                digests[name] = hashlib.sha256(path.read_bytes()).hexdigest()
             part = {
                 **dict(info),
                 "key": key,
                 "store_version": STORE_VERSION,
                 "tables": sorted(set(names)),
+                "sha256": digests,
             }
             write_json_atomic(temporary / PART_FILE, part)
             checkpoint("part-write")
             target = self.part_dir(key)
             target.parent.mkdir(parents=True, exist_ok=True)
-            self._replace_dir(temporary, target)
+            if replace or self.load(key)[0] is None:
+                self._replace_dir(temporary, target)
             fsync_path(target.parent)
         finally:
             if temporary.exists():
                 shutil.rmtree(temporary, ignore_errors=True)
         self.failure_path(key).unlink(missing_ok=True)
+        return Part(key, {n: tables[n] for n in names}, part)
 
     def _replace_dir(self, temporary: Path, target: Path) -> None:
+        """Rename ``temporary`` to ``target``, moving a part already there aside first."""
         if target.exists():
-            # An unreadable part of the same key: move it aside first, then drop it.
             aside = self._temporary(target.name + ".old")
             with contextlib.suppress(FileNotFoundError):
                 os.rename(target, aside)
@@ -176,9 +200,9 @@ class CellStore:
         try:
             os.rename(temporary, target)
         except OSError:
-            if not (target / PART_FILE).is_file():
+            if self.load(target.name)[0] is None:
                 raise
-            # Another run stored the same key first: its part is as good as ours.
+            # Another run stored the same key between the two renames: as good as ours.
 
     # -- failures --------------------------------------------------------------------------
 
@@ -210,7 +234,7 @@ class CellStore:
         path = self.surface_path(key)
         try:
             frame, metadata = read_table(path)
-        except (OSError, ValueError):
+        except Exception:  # a damaged grid is recomputed, whatever it raises
             return None
         return frame if metadata.get("part", {}).get("key") == key else None
 

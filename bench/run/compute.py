@@ -14,7 +14,6 @@ from bench.results.frames import curvature_frame, curves_frame, paths_frame, run
 from bench.run.cell import CellResult, CompiledCell, compile_cell, lane_bytes
 from bench.run.keys import Cell
 from bench.run.policies import (
-    kept_settings,
     make_transform_factory,
     memory_budget_bytes,
     recording_for,
@@ -51,14 +50,14 @@ def run_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> CellRe
 def cell_tables(
     problem: Problem, setting: OptimizerSetting, suite: Suite, result: CellResult
 ) -> dict[str, pd.DataFrame]:
-    """The frames of one computed cell: curves, runs, and the kept lanes' paths, curvature."""
-    runs = runs_frame(problem.name, setting.name, result, problem.f_star, suite.target)
-    keep = kept_settings(setting, runs, {"f_star": problem.f_star})
+    """The frames of one computed cell: curves, runs, and every lane's path and curvature."""
+    # Every lane's path and curvature: which of them the suite's tables keep (the tuned and
+    # the default setting) is the tuning protocol's call, made when the tables are assembled.
     return {
         "curves": curves_frame(problem.name, setting.name, result, problem.f_star),
-        "runs": runs,
-        "paths": paths_frame(problem.name, setting.name, result, keep),
-        "curvature": curvature_frame(problem.name, setting.name, result, keep),
+        "runs": runs_frame(problem.name, setting.name, result, problem.f_star, suite.target),
+        "paths": paths_frame(problem.name, setting.name, result),
+        "curvature": curvature_frame(problem.name, setting.name, result),
     }
 
 

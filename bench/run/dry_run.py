@@ -14,16 +14,21 @@ from bench.run.sweep import COMPUTE, FAILED, REUSE, SKIP, Planned, cell_cost
 
 
 def _rate(timings: Iterable[Mapping[str, Any]]) -> tuple[float, float] | None:
-    """(median compile seconds, median run seconds per lane-step) of some stored cells."""
+    """(median compile seconds, median run seconds per lane-step) of some stored cells.
+
+    Compile seconds come from cells that really compiled (not loaded from JAX's cache): a
+    new cell compiles.
+    """
     compile_s, per_cost = [], []
     for t in timings:
         cost = float(t.get("lanes", 0)) * float(t.get("steps", 0))
         if cost > 0 and "compile_s" in t and "run_s" in t:
-            compile_s.append(float(t["compile_s"]))
+            if not t.get("cache_hits"):
+                compile_s.append(float(t["compile_s"]))
             per_cost.append(float(t["run_s"]) / cost)
-    if not compile_s:
+    if not per_cost:
         return None
-    return statistics.median(compile_s), statistics.median(per_cost)
+    return (statistics.median(compile_s) if compile_s else 0.0), statistics.median(per_cost)
 
 
 def estimate_seconds(

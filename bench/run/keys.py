@@ -18,8 +18,13 @@ entry order in the YAML.
 from __future__ import annotations
 
 import dataclasses
+import datetime
+import functools
 import hashlib
+import importlib.metadata
 import json
+import os
+import platform
 from collections.abc import Mapping
 from typing import Any
 
@@ -71,6 +76,8 @@ def canonical(value: Any) -> Any:
         return canonical(value.item())
     if isinstance(value, bool) or value is None or isinstance(value, (int, str)):
         return value
+    if isinstance(value, (datetime.date, datetime.time)):  # YAML reads 2024-01-01 as a date
+        return value.isoformat()
     if isinstance(value, float):
         # repr round-trips a double exactly; inf and nan are not JSON, so spell them.
         return value if np.isfinite(value) else repr(value)
@@ -83,32 +90,41 @@ def digest(spec: Mapping[str, Any]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:KEY_LENGTH]
 
 
+def _with_defaults(params: Mapping[str, Param], given: Mapping[str, Any], leave_out=()) -> dict:
+    """The arguments a factory really gets: the given ones over its defaults (so `dim: 2`
+    written out and `dim` left at its default of 2 are one key)."""
+    arguments = {n: p.default for n, p in params.items() if not p.required and n not in leave_out}
+    arguments.update(given)
+    return arguments
+
+
 def problem_spec(suite: Suite, index: int) -> dict[str, Any]:
     """What determines problem ``index``'s numbers: kind, coerced arguments, start."""
     entry = suite.raw["problems"][index]
     kind = entry["kind"]
     params = signature_params(PROBLEMS[kind])
-    arguments = {}
-    for name, value in entry.items():
-        if name in params:
-            arguments[name] = coerce(params[name], value)[0]
-    start = {}
-    for name, param_kind, default in (("init", "float_list", None), ("init_noise", "float", 0.0)):
-        if entry.get(name) is not None:
-            start[name] = coerce(Param(name, param_kind, False, default), entry[name])[0]
+    given = {n: coerce(params[n], v)[0] for n, v in entry.items() if n in params}
+    start: dict[str, Any] = {}
+    if entry.get("init") is not None:
+        start["init"] = coerce(Param("init", "float_list", False, None), entry["init"])[0]
+    noise = coerce(Param("init_noise", "float", False, 0.0), entry.get("init_noise", 0.0))[0]
+    if noise:  # no noise and `init_noise: 0` are the same start
+        start["init_noise"] = noise
     return {
         "kind": kind,
-        "arguments": arguments,
+        "arguments": _with_defaults(params, given),
         "start": start,
         "numerics": problems.numerics_versions(kind),
     }
 
 
 def optimizer_spec(setting: OptimizerSetting) -> dict[str, Any]:
-    """What determines an optimizer entry's numbers (its name is only a label)."""
+    """What determines an optimizer entry's numbers (its name is only a label; whether it
+    may run on a stochastic problem decides a skip, not numbers)."""
+    params = signature_params(setting.entry.factory)
     return {
         "kind": setting.entry.name,
-        "static": dict(setting.static),
+        "static": _with_defaults(params, setting.static, leave_out=setting.grid),
         # The grid as the ordered list the lanes follow: its order is part of the numbers'
         # layout; the loader fixes it to the factory's signature order, not the YAML's.
         "grid": [[name, list(values)] for name, values in setting.grid.items()],
@@ -117,7 +133,6 @@ def optimizer_spec(setting: OptimizerSetting) -> dict[str, Any]:
         if setting.schedule is None
         else [setting.schedule[0], dict(setting.schedule[1])],
         "clip_norm": setting.clip_norm,
-        "allow_stochastic": setting.allow_stochastic,
         "numerics": optimizers.numerics_versions(setting.entry),
     }
 
@@ -137,15 +152,25 @@ def protocol_spec(suite: Suite, problem: Problem) -> dict[str, Any]:
     }
 
 
+@functools.cache
 def platform_spec() -> dict[str, Any]:
-    """The code outside the project that computes the numbers, and where it runs."""
+    """The code outside the project that computes the numbers, and where it runs.
+
+    A store shared between machines serves a cell only to a machine that agrees on all of
+    it: XLA may compile the same program to other instructions on another CPU or device.
+    """
     return {
         "runner": RUNNER_VERSION,
         "frames": FRAMES_VERSION,
         "jax": jax.__version__,
         "jaxlib": jaxlib.__version__,
         "optax": optax.__version__,
+        "numpy": np.__version__,
+        "scikit-learn": importlib.metadata.version("scikit-learn"),  # the bundled datasets
         "backend": jax.default_backend(),
+        "device": jax.devices()[0].device_kind,
+        "processor": platform.machine(),
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
     }
 
 
@@ -158,7 +183,7 @@ def cell_key(suite: Suite, problem_index: int, setting: OptimizerSetting) -> str
             "problem": problem_spec(suite, problem_index),
             "optimizer": optimizer_spec(setting),
             "protocol": protocol_spec(suite, problem),
-            "platform": platform_spec(),
+            "platform": dict(platform_spec()),
         }
     )
 
@@ -170,7 +195,7 @@ def surface_key(suite: Suite, problem_index: int) -> str:
             "key_version": KEY_VERSION,
             "surface": problem_spec(suite, problem_index),
             "dtype": suite.dtype,
-            "platform": platform_spec(),
+            "platform": dict(platform_spec()),
         }
     )
 

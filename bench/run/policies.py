@@ -97,9 +97,10 @@ def recording_for(problem: Problem, suite: Suite) -> Recording:
 
 def kept_settings(
     setting: OptimizerSetting, runs: pd.DataFrame, problem_info: Mapping[str, Any]
-) -> tuple[int | None, int | None]:
-    """(best, default) setting indices of one cell: the lanes whose paths are stored."""
-    labels = [setting_label(point) for point in setting.settings()]
+) -> tuple[str | None, str | None]:
+    """(tuned, default) setting labels of one cell: the lanes whose paths the tables keep."""
     best = best_settings(runs, {runs["problem"].iloc[0]: problem_info})
-    best_index = labels.index(best["setting"].iloc[0]) if not best.empty else None
-    return best_index, setting.default_index()
+    best_label = best["setting"].iloc[0] if not best.empty else None
+    default = setting.default_index()
+    default_label = None if default is None else setting_label(setting.settings()[default])
+    return best_label, default_label

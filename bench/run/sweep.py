@@ -29,15 +29,22 @@ from bench.faults import checkpoint, during
 from bench.plots import PLOTS_VERSION
 from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, setting_label
 from bench.results.environment import environment
-from bench.results.frames import order_columns, skipped_runs_frame
-from bench.results.parquet import read_metadata, write_table
-from bench.results.publish import output_lock, publish, recover, staging_folder
+from bench.results.frames import order_columns, skipped_runs_frame, with_roles
+from bench.results.parquet import write_table
+from bench.results.publish import (
+    folder_is_current,
+    output_lock,
+    publish,
+    recover,
+    staging_folder,
+    write_manifest,
+)
 from bench.results.store import CellStore, Part, default_store
 from bench.results.surfaces import surface_frame
 from bench.run.compile_cache import cache_directory
 from bench.run.compute import compute_cell
 from bench.run.keys import Cell, digest, suite_cells, surface_key
-from bench.run.policies import skip_reason, targets_for
+from bench.run.policies import kept_settings, skip_reason, targets_for
 from bench.run.progress import Progress
 from bench.run.worker import Worker, failure_reason
 
@@ -219,23 +226,33 @@ class _Executor:
         self._suite, self._store, self._options, self._keys = suite, store, options, keys
         self._worker: Worker | None = None
 
-    def compute(self, cell: Cell) -> tuple[str, str]:
-        """(status, reason): `done` with the part in the store, or `error` / `timeout`."""
+    def compute(self, cell: Cell) -> tuple[str, str, Part | None]:
+        """(status, reason, part): `done` with the part as stored, or `error` / `timeout`."""
+        replace = self._options.force
         if self._options.cell_timeout is None:
             try:
                 tables, info = compute_cell(cell, self._suite)
             except Exception as error:  # a failing cell is data, never a lost sweep
-                return "error", failure_reason(error)
-            self._store.save(cell.key, tables, info)
-            return "done", ""
+                return "error", failure_reason(error), None
+            return "done", "", self._store.save(cell.key, tables, info, replace=replace)
         if self._worker is None or not self._worker.alive:
-            self._worker = Worker(
-                self._suite.source, self._store.root, cache_directory(), self._keys
-            )
-        answer = self._worker.compute(cell.key, self._options.cell_timeout)
+            try:
+                self._worker = Worker(self._suite, self._store.root, cache_directory(), self._keys)
+            except RuntimeError as error:
+                return "error", f"the worker process could not start: {error}", None
+        answer = self._worker.compute(cell.key, self._options.cell_timeout, replace=replace)
+        if not self._worker.alive:
+            self._worker = None
         if answer.status != "done":
-            self._worker = None if not self._worker.alive else self._worker
-        return answer.status, answer.reason
+            return answer.status, answer.reason, None
+        # The worker wrote the part; read it back (a run sharing the store may be renaming
+        # the same key into place at this instant: try again briefly).
+        for _ in range(20):
+            part, problem = self._store.load(cell.key)
+            if part is not None:
+                return "done", "", part
+            time.sleep(0.1)
+        return "error", f"the part the worker wrote does not read back: {problem}", None
 
     def close(self) -> None:
         if self._worker is not None:
@@ -280,14 +297,10 @@ def _compute_all(
                 progress.line(f"{head}recomputed: {planned.note}")
             store.forget_failure(cell.key)
             planned.fresh = True
-            status, reason = executor.compute(cell)
+            status, reason, part = executor.compute(cell)
             tail = progress.advance(cell_cost(cell, suite))
             if status == "done":
-                planned.part, problem = store.load(cell.key)
-                if planned.part is None:
-                    raise RuntimeError(
-                        f"{cell.label}: the part just written does not read back: {problem}"
-                    )
+                planned.part = part
                 planned.action = REUSE
                 info = planned.part.info
                 for name in totals:
@@ -331,8 +344,15 @@ def assemble(suite: Suite, plans: Sequence[Planned]) -> dict[str, pd.DataFrame]:
     }
     for planned in plans:
         if planned.action == REUSE and planned.part is not None:
-            for name, frame in planned.part.tables.items():
-                frames[name].append(_relabel(frame, planned.cell))
+            cell = planned.cell
+            stored = {n: _relabel(f, cell) for n, f in planned.part.tables.items()}
+            best, default = kept_settings(
+                cell.setting, stored["runs"], {"f_star": cell.problem.f_star}
+            )
+            for name, frame in stored.items():
+                if name in ("paths", "curvature"):
+                    frame = with_roles(frame, best, default)
+                frames[name].append(frame)
         else:
             frames["runs"].append(_placeholder_runs(planned, suite))
     hyper = _hyperparameter_names(suite)
@@ -373,30 +393,25 @@ def _surfaces(suite: Suite, cells: Sequence[Cell], store: CellStore) -> pd.DataF
     return pd.concat(frames, ignore_index=True) if frames else None
 
 
-def fingerprint(plans: Sequence[Planned], metadata: dict[str, Any]) -> str:
-    """What the folder's content follows from: each cell's key and fate, and the metadata."""
+def fingerprint(plans: Sequence[Planned], metadata: dict[str, Any], draw: bool) -> str:
+    """What the folder's content follows from: each cell's key, fate and stored content
+    (so a --force recompute is published), the metadata, and whether a report is drawn."""
     stable = {k: v for k, v in metadata.items() if k not in ("environment", "timing")}
+    cells = []
+    for p in plans:
+        content = p.part.info.get("sha256") if p.part is not None else None
+        cell = p.cell
+        cells.append([cell.key, cell.problem.name, cell.setting.name, p.action, p.status])
+        cells[-1] += [p.reason, content]
     return digest(
         {
-            "cells": [
-                [p.cell.key, p.cell.problem.name, p.cell.setting.name, p.action, p.status, p.reason]
-                for p in plans
-            ],
+            "cells": cells,
             "metadata": stable,
+            "draw": draw,
             "folder": FOLDER_VERSION,
             "plots": PLOTS_VERSION,
         }
     )
-
-
-def _current_fingerprint(out: Path) -> str | None:
-    """The fingerprint the folder's runs.parquet was written with (None: none, unreadable)."""
-    try:
-        if not all((out / f"{name}.parquet").is_file() for name in ("curves", "runs")):
-            return None
-        return read_metadata(out / "runs.parquet").get("fingerprint")
-    except (OSError, ValueError):
-        return None
 
 
 def write_folder(
@@ -418,6 +433,7 @@ def write_folder(
             with during("draw"):
                 built = build_report(staging, log=log, reuse_from=out if out.is_dir() else None)
             report = out / built.html.name
+        write_manifest(staging, metadata["fingerprint"])
         publish(staging, out)
         return report
     except BaseException:
@@ -470,9 +486,9 @@ def run_suite(
             "problems": list(options.problems),
             "optimizers": list(options.optimizers),
         }
-        metadata["fingerprint"] = fingerprint(plans, metadata)
+        metadata["fingerprint"] = fingerprint(plans, metadata, options.draw)
         wrote, report = False, None
-        if metadata["fingerprint"] != _current_fingerprint(out):
+        if not folder_is_current(out, metadata["fingerprint"]):
             tables = assemble(suite, plans)
             surfaces = _surfaces(suite, cells, store)
             if surfaces is not None:

@@ -4,14 +4,21 @@ worker, which no in-process timer can do to a running XLA computation; the next 
 fresh worker.
 
 The worker is started with the ``spawn`` method (a fresh interpreter: never ``fork`` a
-process in which JAX has started threads), loads the same config file, checks that it
-computes the same cell keys as the driver, then answers one request per cell.
+process in which JAX has started threads). It gets the suite's parsed config over the pipe
+(not the file, which the user may be editing), checks that it computes the same cell keys as
+the driver, then answers one request per cell. It dies with its driver (Linux: a parent
+death signal), so a killed sweep leaves no worker holding the CPU or the GPU.
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import math
 import multiprocessing
+import os
+import signal
+import sys
 import time
 import traceback
 from collections.abc import Mapping
@@ -20,8 +27,11 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
+from bench.config import Suite
+
 # How long a worker may take to import JAX and load the suite before it counts as broken.
 STARTUP_TIMEOUT_S = 300.0
+_PR_SET_PDEATHSIG = 1
 
 
 def failure_reason(error: BaseException) -> str:
@@ -33,26 +43,43 @@ def failure_reason(error: BaseException) -> str:
     return (text[:300] + "...") if len(text) > 300 else text + where
 
 
-def _serve(connection: Connection, config: str, store_root: str, cache: str | None) -> None:
-    from bench.config import load_suite
+def _die_with_parent() -> None:
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def _serve(
+    connection: Connection, raw: Mapping[str, Any], source: str, store: str, cache: str | None
+) -> None:
+    _die_with_parent()
+    # One worker per device at most here, and the driver may hold the device too: never
+    # preallocate most of an accelerator's memory (read when JAX starts its backend).
+    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    from bench.config import build_suite
     from bench.results.store import CellStore
     from bench.run.compile_cache import enable_persistent_cache
     from bench.run.compute import compute_cell
     from bench.run.keys import suite_cells
 
-    suite = load_suite(config)
-    enable_persistent_cache(None if cache is None else Path(cache))
-    cells = {cell.key: cell for cell in suite_cells(suite)}
-    store = CellStore(Path(store_root))
+    try:
+        suite = build_suite(raw, source=source)
+        enable_persistent_cache(None if cache is None else Path(cache))
+        cells = {cell.key: cell for cell in suite_cells(suite)}
+        store_ = CellStore(Path(store))
+    except Exception as error:
+        connection.send(("failed", failure_reason(error)))
+        return
     connection.send(("ready", sorted(cells)))
     while True:
-        key = connection.recv()
-        if key is None:
+        request = connection.recv()
+        if request is None:
             return
+        key, replace = request
         try:
             tables, info = compute_cell(cells[key], suite)
-            store.save(key, tables, info)
-            connection.send(("done", info))
+            store_.save(key, tables, info, replace=replace)
+            connection.send(("done", {}))
         except Exception as error:  # a failing cell is data: report it, serve the next one
             connection.send(("error", failure_reason(error)))
 
@@ -62,56 +89,69 @@ class Answer:
     """What became of one cell sent to a worker."""
 
     status: str  # done, error, timeout
-    info: Mapping[str, Any] | None = None
     reason: str = ""
 
 
 class Worker:
-    """One spawned worker process; ``compute`` sends a cell and waits at most ``timeout``."""
+    """One spawned worker process; ``compute`` sends a cell and waits at most ``timeout``.
 
-    def __init__(self, config: str, store_root: Path, cache: Path | None, keys: list[str]):
+    Raises RuntimeError when the worker cannot start (the caller records the cell as an
+    error and tries a fresh worker for the next one).
+    """
+
+    def __init__(self, suite: Suite, store_root: Path, cache: Path | None, keys: list[str]):
         context = multiprocessing.get_context("spawn")
         self._connection, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
-            args=(child, config, str(store_root), None if cache is None else str(cache)),
+            args=(
+                child,
+                dict(suite.raw),
+                suite.source,
+                str(store_root),
+                None if cache is None else str(cache),
+            ),
             daemon=True,
         )
         self._process.start()
         child.close()
-        if not self._connection.poll(STARTUP_TIMEOUT_S):
-            self.stop()
-            raise RuntimeError("the worker process did not start")
         try:
-            status, worker_keys = self._connection.recv()
-        except EOFError:
-            raise RuntimeError(
-                f"the worker process exited while starting (exit code {self._process.exitcode})"
-            ) from None
-        if status != "ready" or not set(keys) <= set(worker_keys):
-            self.stop()
-            raise RuntimeError("the worker computed other cell keys than this process")
-
-    def compute(self, key: str, timeout: float) -> Answer:
-        """Compute one cell in the worker; a timeout kills the worker (start a new one)."""
-        self._connection.send(key)
-        start = time.perf_counter()
-        if not self._connection.poll(timeout):
-            self.stop()
-            return Answer(
-                "timeout",
-                reason=f"ran past --cell-timeout {timeout:g} s; stopped after "
-                f"{time.perf_counter() - start:.1f} s",
-            )
-        try:
+            if not self._connection.poll(STARTUP_TIMEOUT_S):
+                raise RuntimeError(f"no answer within {STARTUP_TIMEOUT_S:.0f} s")
             status, payload = self._connection.recv()
-        except EOFError:
-            self._process.join(5)
-            code = self._process.exitcode
-            return Answer("error", reason=f"the worker process died (exit code {code})")
-        if status == "done":
-            return Answer("done", info=payload)
-        return Answer("error", reason=str(payload))
+        except (EOFError, OSError):
+            self.stop()
+            raise RuntimeError(
+                f"it exited while starting (exit code {self._process.exitcode})"
+            ) from None
+        except RuntimeError:
+            self.stop()
+            raise
+        if status != "ready":
+            self.stop()
+            raise RuntimeError(str(payload))
+        if not set(keys) <= set(payload):
+            self.stop()
+            raise RuntimeError("it computed other cell keys than this process")
+
+    def compute(self, key: str, timeout: float, replace: bool = False) -> Answer:
+        """Compute one cell in the worker; a timeout kills the worker (start a new one)."""
+        start = time.perf_counter()
+        try:
+            self._connection.send((key, replace))
+            ready = self._connection.poll(timeout if math.isfinite(timeout) else None)
+            if not ready:
+                self.stop()
+                return Answer(
+                    "timeout",
+                    f"ran past --cell-timeout {timeout:g} s; stopped after "
+                    f"{time.perf_counter() - start:.1f} s",
+                )
+            status, payload = self._connection.recv()
+        except (EOFError, OSError):  # the worker died in the cell (or between cells)
+            self.stop()
+            return Answer("error", f"the worker process died (exit code {self._process.exitcode})")
+        return Answer(status, "" if status == "done" else str(payload))
 
     @property
     def alive(self) -> bool:
@@ -123,6 +163,7 @@ class Worker:
         if self._process.is_alive():
             self._process.kill()
         self._process.join(10)
+        self._connection.close()
 
     def close(self) -> None:
         """Ask the worker to finish, then make sure it did."""

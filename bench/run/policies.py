@@ -96,11 +96,19 @@ def recording_for(problem: Problem, suite: Suite) -> Recording:
 
 
 def kept_settings(
-    setting: OptimizerSetting, runs: pd.DataFrame, problem_info: Mapping[str, Any]
-) -> tuple[str | None, str | None]:
-    """(tuned, default) setting labels of one cell: the lanes whose paths the tables keep."""
-    best = best_settings(runs, {runs["problem"].iloc[0]: problem_info})
-    best_label = best["setting"].iloc[0] if not best.empty else None
-    default = setting.default_index()
-    default_label = None if default is None else setting_label(setting.settings()[default])
-    return best_label, default_label
+    runs: pd.DataFrame,
+    settings: Mapping[tuple[str, str], OptimizerSetting],
+    problem_info: Mapping[str, Mapping[str, Any]],
+) -> dict[tuple[str, str], tuple[str | None, str | None]]:
+    """(tuned, default) setting labels per (problem, optimizer) cell of ``runs``: the lanes
+    whose paths the tables keep. One pass of the tuning protocol over all the rows."""
+    best = best_settings(runs, problem_info)
+    tuned = dict(
+        zip(zip(best["problem"], best["optimizer"], strict=True), best["setting"], strict=True)
+    )
+    kept = {}
+    for cell, setting in settings.items():
+        default = setting.default_index()
+        label = None if default is None else setting_label(setting.settings()[default])
+        kept[cell] = (tuned.get(cell), label)
+    return kept

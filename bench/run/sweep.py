@@ -342,19 +342,28 @@ def assemble(suite: Suite, plans: Sequence[Planned]) -> dict[str, pd.DataFrame]:
     frames: dict[str, list[pd.DataFrame]] = {
         name: [] for name in ("curves", "runs", "paths", "curvature")
     }
+    stored: list[tuple[Cell, dict[str, pd.DataFrame]]] = []
     for planned in plans:
         if planned.action == REUSE and planned.part is not None:
             cell = planned.cell
-            stored = {n: _relabel(f, cell) for n, f in planned.part.tables.items()}
-            best, default = kept_settings(
-                cell.setting, stored["runs"], {"f_star": cell.problem.f_star}
-            )
-            for name, frame in stored.items():
-                if name in ("paths", "curvature"):
-                    frame = with_roles(frame, best, default)
-                frames[name].append(frame)
+            stored.append((cell, {n: _relabel(f, cell) for n, f in planned.part.tables.items()}))
+            frames["runs"].append(stored[-1][1]["runs"])
         else:
             frames["runs"].append(_placeholder_runs(planned, suite))
+    kept = {}
+    if stored:
+        kept = kept_settings(
+            pd.concat([tables["runs"] for _, tables in stored], ignore_index=True),
+            {(c.problem.name, c.setting.name): c.setting for c, _ in stored},
+            {c.problem.name: {"f_star": c.problem.f_star} for c, _ in stored},
+        )
+    for cell, cell_tables in stored:
+        best, default = kept[(cell.problem.name, cell.setting.name)]
+        for name, frame in cell_tables.items():
+            if name in ("paths", "curvature"):
+                frames[name].append(with_roles(frame, best, default))
+            elif name != "runs":
+                frames[name].append(frame)
     hyper = _hyperparameter_names(suite)
     curves = [f for f in frames["curves"] if not f.empty]
     tables = {

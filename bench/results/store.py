@@ -46,13 +46,38 @@ class StoreError(Exception):
     """A store that cannot be used (its folder cannot be created or written)."""
 
 
-@dataclasses.dataclass(frozen=True)
 class Part:
-    """A finished cell read back: its tables and what part.json says about it."""
+    """A finished cell read back: what part.json says about it, and its tables.
 
-    key: str
-    tables: dict[str, pd.DataFrame]
-    info: dict[str, Any]
+    The tables' bytes were read and checked against their sha256 when the part was loaded;
+    they are parsed into frames only when first asked for, so a rerun that needs no table
+    (nothing changed) reads the store without parsing it.
+    """
+
+    def __init__(
+        self,
+        key: str,
+        info: dict[str, Any],
+        tables: Mapping[str, pd.DataFrame] | None = None,
+        data: Mapping[str, bytes] | None = None,
+    ):
+        self.key, self.info = key, info
+        self._tables = dict(tables) if tables is not None else None
+        self._data = dict(data or {})
+
+    @property
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """The part's frames by table name (parsed on first use)."""
+        if self._tables is None:
+            tables = {}
+            for name, data in self._data.items():
+                frame, metadata = read_table_bytes(data)
+                part_meta = metadata.get("part", {})
+                if part_meta.get("key") != self.key:
+                    raise StoreError(f"table {name} of part {self.key} belongs to another key")
+                tables[name] = frame
+            self._tables, self._data = tables, {}
+        return self._tables
 
 
 @dataclasses.dataclass(frozen=True)
@@ -115,12 +140,13 @@ class CellStore:
         """Whether a part is there (not whether it reads: ``load`` says that)."""
         return (self.part_dir(key) / PART_FILE).is_file()
 
-    def load(self, key: str) -> tuple[Part | None, str | None]:
+    def load(self, key: str, parse: bool = True) -> tuple[Part | None, str | None]:
         """(the part, None), or (None, why it cannot be used) when absent or unreadable.
 
         Every table's bytes are checked against the sha256 part.json recorded for them
-        (parquet has no checksum of its own: a flipped bit can read back as another number),
-        then its metadata against the key.
+        (parquet has no checksum of its own: a flipped bit can read back as another number);
+        with ``parse`` the tables are parsed and their metadata checked against the key now,
+        otherwise on first use of ``Part.tables`` (which then raises StoreError).
         """
         folder = self.part_dir(key)
         if not folder.is_dir():
@@ -129,21 +155,19 @@ class CellStore:
             info = json.loads((folder / PART_FILE).read_text())
             if info.get("store_version") != STORE_VERSION or info.get("key") != key:
                 return None, f"part {folder} belongs to another schema or key"
-            tables: dict[str, pd.DataFrame] = {}
+            data: dict[str, bytes] = {}
             for name in info["tables"]:
-                data = (folder / f"{name}.parquet").read_bytes()
-                if hashlib.sha256(data).hexdigest() != info["sha256"][name]:
+                data[name] = (folder / f"{name}.parquet").read_bytes()
+                if hashlib.sha256(data[name]).hexdigest() != info["sha256"][name]:
                     return None, f"table {name} of part {folder} does not match its checksum"
-                frame, metadata = read_table_bytes(data)
-                part_meta = metadata.get("part", {})
-                if part_meta.get("key") != key or part_meta.get("store_version") != STORE_VERSION:
-                    return None, f"table {name} of part {folder} belongs to another key"
-                tables[name] = frame
+            if not {"curves", "runs"} <= data.keys():
+                return None, f"part {folder} lacks its curves or runs"
+            part = Part(key, info, data=data)
+            if parse:
+                part.tables  # noqa: B018 - parse now: a failure is reported, not raised later
         except Exception as error:  # whatever a damaged file raises, it is not a result
             return None, f"part {folder} cannot be read ({type(error).__name__}: {error})"
-        if not {"curves", "runs"} <= tables.keys():
-            return None, f"part {folder} lacks its curves or runs"
-        return Part(key, tables, info), None
+        return part, None
 
     def save(
         self,
@@ -188,7 +212,7 @@ class CellStore:
             if temporary.exists():
                 shutil.rmtree(temporary, ignore_errors=True)
         self.failure_path(key).unlink(missing_ok=True)
-        return Part(key, {n: tables[n] for n in names}, part)
+        return Part(key, part, tables={n: tables[n] for n in names})
 
     def _replace_dir(self, temporary: Path, target: Path) -> None:
         """Rename ``temporary`` to ``target``, moving a part already there aside first."""

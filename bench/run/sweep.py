@@ -129,7 +129,8 @@ def plan(
         if options.force:
             plans.append(Planned(cell, COMPUTE))
             continue
-        part, problem = store.load(cell.key)
+        # Checked (checksums), not parsed: an unchanged rerun needs no table at all.
+        part, problem = store.load(cell.key, parse=False)
         if part is not None:
             plans.append(Planned(cell, REUSE, part=part))
             continue

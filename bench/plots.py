@@ -62,7 +62,7 @@ EVAL_GRID = 300
 LEARNING_RATE = "learning_rate"
 # Bump when what a figure looks like changes for the same tables: the fingerprints that let
 # a report reuse a previous report's unchanged figures include it (`draw_all`).
-PLOTS_VERSION = 1
+PLOTS_VERSION = 2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -1294,7 +1294,11 @@ def _digest_frame(digest: Any, frame: pd.DataFrame | None) -> None:
         if values.dtype.kind in "biufcmM":
             digest.update(np.ascontiguousarray(values).tobytes())
         else:
-            digest.update(_json_bytes([None if _missing(v) else str(v) for v in values]))
+            try:  # vectorized: labels are most of these columns' rows
+                hashed = pd.util.hash_pandas_object(frame[column].astype("string"), index=False)
+                digest.update(hashed.to_numpy().tobytes())
+            except TypeError:  # values that do not hash (lists): one by one
+                digest.update(_json_bytes([None if _missing(v) else str(v) for v in values]))
 
 
 def _by_problem(frame: pd.DataFrame | None) -> dict[str, pd.DataFrame]:

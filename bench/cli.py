@@ -283,6 +283,8 @@ def _list(args: argparse.Namespace) -> int:
 
 def _plot(args: argparse.Namespace) -> int:
     from bench.report import write_report
+    from bench.results.environment import SCHEMA_VERSION
+    from bench.results.parquet import read_metadata
     from bench.results.publish import redraw
 
     out = Path(args.dir)
@@ -295,6 +297,15 @@ def _plot(args: argparse.Namespace) -> int:
             ]
         )
     _check_out(out)
+    written = read_metadata(out / "runs.parquet").get("environment", {}).get("schema_version")
+    if written != SCHEMA_VERSION:
+        raise ConfigError(
+            [
+                f"{out}: its tables have schema version {written}, and this code draws "
+                f"version {SCHEMA_VERSION}; rerun `python -m bench run` on its config to "
+                "rewrite them (finished cells of the same numbers come from the cell store)."
+            ]
+        )
     print(f"report: {redraw(out, write_report)}", file=sys.stderr)
     return EXIT_OK
 
@@ -307,7 +318,8 @@ def _check(args: argparse.Namespace) -> int:
         set_dtype("float64")
         problems = all_registered_problems()
     else:
-        problems = list(load_suite(args.config, check_resources=False).problems)
+        suite = load_suite(args.config, check_resources=False, check_optimum=False)
+        problems = list(suite.problems)
     return check_problems(problems)
 
 

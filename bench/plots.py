@@ -40,10 +40,8 @@ from bench.config.names import slug
 from bench.profiles import alpha_grid, data_profile, performance_profile, tau_grid
 from bench.results.loaded import Results
 from bench.summary import (
-    NOT_RUN,
     PROTOCOL_ORDER,
     best_settings,
-    hyperparameter_columns,
     objective_column,
     robust_quantile,
     setting_summary,
@@ -62,7 +60,7 @@ EVAL_GRID = 300
 LEARNING_RATE = "learning_rate"
 # Bump when what a figure looks like changes for the same tables: the fingerprints that let
 # a report reuse a previous report's unchanged figures include it (`draw_all`).
-PLOTS_VERSION = 2
+PLOTS_VERSION = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -160,20 +158,11 @@ def _save(fig: plt.Figure, path: Path) -> Path:
     return path
 
 
-def with_settings(
-    curves: pd.DataFrame, runs: pd.DataFrame, swept: Sequence[str] | None = None
-) -> pd.DataFrame:
-    """curves with the `setting` label of runs.parquet, joined on the hyperparameter
-    columns (``swept``: the names the suite sweeps; default: guessed from the columns)."""
-    if "setting" in curves.columns:
-        return curves
-    names = hyperparameter_columns(curves) if swept is None else swept
-    hyper = [c for c in names if c in curves.columns and c in runs.columns]
-    keys = ["problem", "optimizer", *hyper]
-    ran = ~runs["status"].isin(NOT_RUN)
-    labels = runs.loc[ran, [*keys, "setting"]].drop_duplicates(keys)
-    # pandas joins NaN keys to NaN keys: entries that do not sweep a column match.
-    return curves.merge(labels, on=keys, how="left")
+def setting_label(metadata: Mapping[str, Any], optimizer: str, setting: Any) -> str:
+    """The display label of a setting index of an entry (the table metadata lists them)."""
+    labels = metadata.get("optimizers", {}).get(optimizer, {}).get("setting_labels") or []
+    index = int(setting)
+    return labels[index] if 0 <= index < len(labels) else f"setting {index}"
 
 
 def _is_log_spaced(steps: np.ndarray) -> bool:
@@ -230,8 +219,11 @@ OVER = (0, (3, 3))
 def _same_as(curve: np.ndarray, drawn: Sequence[tuple[str, np.ndarray]]) -> str | None:
     """The name of an already drawn curve this one coincides with (to 0.1%), if any: an
     optimizer and its Optax twin draw one line, and the reader should know both are there."""
-    if not np.isfinite(curve).any():
-        return None  # nothing drawn (every value diverged): nothing to coincide with
+    # The last row holds the values drawn (x, y stacked: y): where none is finite the line
+    # is not drawn at all, and two undrawn lines are not "equal".
+    values = curve[-1] if curve.ndim > 1 else curve
+    if not np.isfinite(values).any():
+        return None
     for name, other in drawn:
         if other.shape == curve.shape and np.allclose(
             curve, other, rtol=1e-3, atol=0.0, equal_nan=True
@@ -395,7 +387,7 @@ def convergence_plot(
         n_seeds = max(n_seeds, matrix.shape[1])
         median, low, high = _band(matrix, 1)
         starts.append(median[0])
-        label = f"{row.optimizer} ({row.setting})"
+        label = f"{row.optimizer} ({row.setting_label})"
         twin = _same_as(median, drawn)
         drawn.append((row.optimizer, median))
         if twin is not None:
@@ -543,13 +535,17 @@ def _landmarks() -> tuple[list[Line2D], list[str]]:
     return handles, ["start x0", "known minimizer(s)", "last iterate"]
 
 
-def _path_of(paths: pd.DataFrame, optimizer: str, role: str) -> tuple[pd.DataFrame, str]:
+def _path_of(
+    paths: pd.DataFrame, optimizer: str, role: str, metadata: Mapping[str, Any]
+) -> tuple[pd.DataFrame, str]:
+    """The first seed's path of an entry's tuned (``best``) or ``default`` setting, and the
+    setting's label ("" where the table keeps no such path)."""
     rows = paths[(paths["optimizer"] == optimizer) & (paths["role"] == role)]
     if rows.empty:
         return rows, ""
     seed = rows["seed"].min()
     rows = rows[rows["seed"] == seed].sort_values("step")
-    return rows, str(rows["setting"].iloc[0])
+    return rows, setting_label(metadata, optimizer, rows["setting"].iloc[0])
 
 
 def _window(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray) -> None:
@@ -571,7 +567,7 @@ def trajectory_plot(
     start = None
     drawn: list[tuple[str, np.ndarray]] = []
     for row in best.itertuples():
-        rows, setting = _path_of(paths, row.optimizer, "best")
+        rows, setting = _path_of(paths, row.optimizer, "best", results.metadata)
         if rows.empty:
             continue
         style = styles[row.optimizer]
@@ -637,8 +633,8 @@ def trajectory_grid_plot(
         contours = _contour(ax, xs, ys, z, info.get("f_star"))
         filled = filled if contours is None else contours
         color = styles[name]["color"]
-        tuned, tuned_setting = _path_of(paths, name, "best")
-        default, default_setting = _path_of(paths, name, "default")
+        tuned, tuned_setting = _path_of(paths, name, "best", results.metadata)
+        default, default_setting = _path_of(paths, name, "default", results.metadata)
         start = None
         if not default.empty and default_setting != tuned_setting:
             ax.plot(default["x0"], default["x1"], color="0.15", linestyle="--", linewidth=1.1)
@@ -759,11 +755,14 @@ def sensitivity_plot(
     runs = results.runs[results.runs["problem"] == problem]
     if LEARNING_RATE not in runs.columns:
         return None
-    summary = setting_summary(runs, results.metadata["problems"])
+    hyper = results.metadata.get("hyperparameters", ())
+    summary = setting_summary(runs, results.metadata["problems"], hyper)
+    if LEARNING_RATE not in summary.columns:
+        return None
     summary = summary[summary[LEARNING_RATE].notna()]
     if summary.empty:
         return None
-    best = best_settings(runs, results.metadata["problems"])
+    best = best_settings(runs, results.metadata["problems"], hyper)
     tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
     diverged = diverged_learning_rates(summary)
     if diverged:
@@ -988,7 +987,8 @@ def curvature_plot(
         ax_f.plot(steps, np.where(np.isfinite(values), values, np.nan), **line)
         ax_cond.plot(rows["step"], condition, **line)
         eig_values.append(eig)
-        label = f"{optimizer} ({rows['setting'].iloc[0]})"
+        shown = setting_label(results.metadata, optimizer, rows["setting"].iloc[0])
+        label = f"{optimizer} ({shown})"
         if twin is not None:
             label += f" = {twin}"
         if np.isfinite(escape):
@@ -1318,6 +1318,7 @@ def _context_digest(metadata: Mapping[str, Any], styles: Mapping[str, dict]) -> 
                 "matplotlib": matplotlib.__version__,
                 "pillow": PIL.__version__,
                 "target": metadata.get("suite", {}).get("target"),
+                "hyperparameters": metadata.get("hyperparameters"),
                 "optimizers": metadata.get("optimizers", {}),
                 "styles": styles,
             }
@@ -1475,14 +1476,6 @@ def draw_all(
     log = sys.stderr if log is None else log
     metadata = results.metadata
     styles = suite_styles(results)
-    swept = None
-    if metadata.get("optimizers"):
-        swept = list(
-            dict.fromkeys(n for o in metadata["optimizers"].values() for n in o.get("sweeps", []))
-        )
-    labelled = dataclasses.replace(
-        results, curves=with_settings(results.curves, results.runs, swept)
-    )
     previous = read_manifest(reuse_from)
     source = None if reuse_from is None else Path(reuse_from) / "plots"
     in_place = source is not None and source.resolve() == plots_dir.resolve()
@@ -1496,7 +1489,7 @@ def draw_all(
     for problem in metadata["problems"]:
         best = table[table["problem"] == problem]
         jobs, problem_notes = (
-            ([], []) if best.empty else _problem_jobs(problem, labelled, best, styles)
+            ([], []) if best.empty else _problem_jobs(problem, results, best, styles)
         )
         if problem_notes:
             notes[problem] = problem_notes

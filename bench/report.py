@@ -51,8 +51,10 @@ PROTOCOL = [
     "scores share a rank.",
     "Steps and evaluations to target are medians over seeds of the first step at which the "
     "gap reached the target; a run that never did counts as infinite, so '-' means more "
-    "than half of the seeds never reached it. Evaluations count function and gradient "
-    "evaluations, line-search trials included (Hessian evaluations apart). On a "
+    "than half of the seeds never reached it. One evaluation is one value and gradient of "
+    "the objective at a distinct point (scipy's nfev/njev convention, as in Moré and Wild's "
+    "data profiles): every line-search trial counts once, and the point a line search "
+    "accepts is not evaluated again; Hessian evaluations are counted apart. On a "
     "deterministic problem the gap is known at every step; on a mini-batch problem the full "
     "objective is evaluated on the recording grid only, so its first hit is the first "
     "recorded step at or below the target.",
@@ -62,6 +64,10 @@ PROTOCOL = [
     "reached the target, and were frozen there; `max_steps` runs never reached it. A cell "
     "that was `skipped`, or failed while running (`error`, `timeout`), has no result: it is "
     "left out of the rankings and counts as not solved.",
+    "The report flags its own artefacts next to the results they qualify: seeds that gave "
+    "identical curves (one effective run), a tuned value on the edge of its grid (the "
+    "optimum may lie beyond), an entry whose every setting diverged (no tuned setting), "
+    "and optimizers that share rank 1 at the same stationary point short of f*.",
     "The default setting is the entry's untuned point (its factory's defaults where they "
     "are in the grid); '-' where the grid does not contain one.",
     "Compile and run seconds are per cell: all settings and seeds of one entry on one "
@@ -78,19 +84,35 @@ def _number(value: Any, digits: int = 3) -> str:
     return f"{value:.{digits}g}"
 
 
-def _score(value: float, column: str) -> str:
-    """A gap in scientific notation, a loss with 4 digits; +inf means diverged."""
+def _score(value: float, column: str, floor: float = GAP_RESOLUTION["float64"]) -> str:
+    """A gap in scientific notation, a loss with 4 digits; +inf means diverged. A gap at or
+    below ``floor`` (the rounding noise of the dtype, `GAP_RESOLUTION`) prints as `≤ floor`:
+    never a negative gap or a denormal that only says "f* up to rounding"."""
     if value is None or math.isnan(value):
         return "-"
     if np.isposinf(value):
         return "diverged"
-    return f"{value:.2e}" if column == "gap" else f"{value:.4g}"
+    if column == "gap":
+        return f"≤ {floor:g}" if value <= floor else f"{value:.2e}"
+    return f"{value:.4g}"
 
 
-def _score_iqr(median: float, q25: float, q75: float, column: str) -> str:
+def _score_iqr(
+    median: float, q25: float, q75: float, column: str, floor: float = GAP_RESOLUTION["float64"]
+) -> str:
     if np.isposinf(q25):
         return "diverged"  # every quantile diverged: the IQR adds nothing
-    return f"{_score(median, column)} [{_score(q25, column)}, {_score(q75, column)}]"
+    if column == "gap" and q75 <= floor:
+        return _score(median, column, floor)  # all three at the floor: one of them says it
+    return (
+        f"{_score(median, column, floor)} [{_score(q25, column, floor)}, "
+        f"{_score(q75, column, floor)}]"
+    )
+
+
+def gap_floor(metadata: Mapping[str, Any]) -> float:
+    """The gap below which the suite's dtype cannot tell a run from f* (`GAP_RESOLUTION`)."""
+    return GAP_RESOLUTION.get(metadata.get("suite", {}).get("dtype") or "float64", 1e-12)
 
 
 def _count(value: float) -> str:
@@ -259,6 +281,7 @@ def _overview_blocks(results: Results, table: pd.DataFrame, figures: list[Figure
             )
         )
     leaders = []
+    floor = gap_floor(metadata)
     for problem in metadata["problems"]:
         ranked = table[table["problem"] == problem]
         if ranked.empty:
@@ -267,13 +290,20 @@ def _overview_blocks(results: Results, table: pd.DataFrame, figures: list[Figure
         first = ranked.iloc[0]
         runner_up = ranked.iloc[1]["optimizer"] if len(ranked) > 1 else "-"
         winners = ranked[ranked["rank"] == 1]["optimizer"].tolist()
+        if bool(first["all_settings_diverged"]):
+            rank_text, tuned, runner_up = "none: every setting of every entry diverged", "-", "-"
+        else:
+            rank_text, tuned = ", ".join(winners), _tuned_text(first)
+            if bool(first["tied_at_stationary_point"]):
+                rank_text += " (a tie at the same local minimum, not a solution)"
         leaders.append(
             [
                 problem,
                 str(metadata["problems"][problem]["dim"]),
-                ", ".join(winners),
-                str(first["setting"]),
-                f"{_score(first['final_median'], column)}" + ("" if column == "gap" else " (loss)"),
+                rank_text,
+                tuned,
+                f"{_score(first['final_median'], column, floor)}"
+                + ("" if column == "gap" else " (loss)"),
                 _count(first["steps_to_target"]),
                 runner_up if len(winners) == 1 else "-",
             ]
@@ -364,20 +394,24 @@ def _problem_blocks(
     ranked = table[table["problem"] == problem]
     if not ranked.empty:
         rows = []
+        floor = gap_floor(metadata)
         for r in ranked.itertuples():
-            default = _label(r.default_setting)
-            same = not pd.isna(r.default_setting) and r.default_setting == r.setting
+            reached = f"{r.converged}/{r.runs}"
+            if r.seeds_identical and r.runs > 1:
+                reached += " (identical seeds: 1 effective run)"
             rows.append(
                 [
                     str(r.rank),
                     r.optimizer,
-                    r.setting,
-                    "= tuned" if same else default,
-                    _score_iqr(r.final_median, r.final_q25, r.final_q75, column),
-                    "-" if r.default_converged < 0 else _score(r.default_final_median, column),
+                    _tuned_text(r._asdict()),
+                    "= tuned" if r.default_is_tuned else _label(r.default_setting),
+                    _score_iqr(r.final_median, r.final_q25, r.final_q75, column, floor),
+                    "-"
+                    if r.default_converged < 0
+                    else _score(r.default_final_median, column, floor),
                     _count(r.steps_to_target),
                     _count(r.evals_to_target),
-                    f"{r.converged}/{r.runs}",
+                    reached,
                     f"{r.diverged}/{r.runs} ({r.grid_diverged}/{r.grid_runs})",
                     f"{r.compile_s:.2f}",
                     f"{r.run_s:.3f}",
@@ -433,6 +467,8 @@ def _problem_blocks(
                         numeric=frozenset(range(1, len(columns) + 1)),
                     )
                 )
+    if not ranked.empty:
+        blocks += [Paragraph(text) for text in _flag_notes(problem, ranked, results)]
     below = _below_f_star(results.runs[results.runs["problem"] == problem], info)
     if below is not None:
         blocks.append(
@@ -451,6 +487,101 @@ def _problem_blocks(
     blocks += _figure_blocks(figures)
     blocks += [Paragraph(note) for note in notes]
     return blocks
+
+
+def _tuned_text(row: Mapping[str, Any]) -> str:
+    """The tuned setting as the tables show it: its label, marked where it sits on the edge
+    of its grid, or "none" where every setting diverged (there is no tuned value)."""
+    if row["all_settings_diverged"]:
+        return "none: every setting diverged"
+    label = str(row["setting_label"])
+    return f"{label} (grid edge)" if row["tuned_at_grid_edge"] else label
+
+
+def _flag_notes(problem: str, ranked: pd.DataFrame, results: Results) -> list[str]:
+    """The protocol's own artefacts on this problem, said next to the table they qualify."""
+    metadata = results.metadata
+    info = metadata["problems"][problem]
+    notes = []
+    identical = ranked[ranked["seeds_identical"].astype(bool) & (ranked["runs"] > 1)]
+    if not identical.empty:
+        seeds = int(identical["runs"].max())
+        notes.append(
+            f"Identical seeds: the {seeds} seeds of {_names(identical['optimizer'])} gave "
+            "identical curves at the tuned setting: the start is fixed and every step sees "
+            "the same data, so the seed changes nothing. Each is one effective run; its "
+            "spread and its reached-target count are not evidence of robustness."
+        )
+    diverged = ranked[ranked["all_settings_diverged"].astype(bool)]
+    if not diverged.empty:
+        notes.append(
+            f"No tuned setting: every setting of {_names(diverged['optimizer'])} diverged "
+            "(its median run became non-finite at every grid point); the grid needs smaller "
+            "values." + _step_scale(info)
+        )
+    edges = ranked[ranked["tuned_at_grid_edge"].astype(bool)]
+    if not edges.empty:
+        parts = [f"{r.optimizer} ({r.grid_edge})" for r in edges.itertuples()]
+        notes.append(
+            "Tuned at the edge of the grid: "
+            + "; ".join(parts)
+            + ". The best value may lie beyond it: extend the grid that way."
+            + _step_scale(info)
+        )
+    tied = ranked[ranked["tied_at_stationary_point"].astype(bool)]
+    if not tied.empty:
+        gap = float(tied["final_median"].iloc[0])
+        kind = _stationary_kind(results, problem, tied["optimizer"].tolist())
+        everyone = "All" if len(tied) == len(ranked) else f"{len(tied)} of {len(ranked)}"
+        notes.append(
+            f"{everyone} stopped at the same {kind}, gap {gap:.3g}: "
+            f"{_names(tied['optimizer'])} share rank 1 there with a gradient of about zero "
+            "(median final norm at most 1e-05), which is a tie short of the global minimum, "
+            "not a win."
+        )
+    return notes
+
+
+def _names(optimizers: pd.Series) -> str:
+    names = [str(n) for n in optimizers]
+    return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
+
+
+def _step_scale(info: Mapping[str, Any]) -> str:
+    """Where the problem knows its largest Hessian eigenvalue L: the 2/L scale of stable
+    gradient-descent steps, the natural place to put a learning-rate grid."""
+    smoothness = info.get("smoothness")
+    if not smoothness:
+        return ""
+    return (
+        f" This problem's largest Hessian eigenvalue is L = {smoothness:.4g}: gradient "
+        f"descent is stable only for learning rates below 2/L = {2 / smoothness:.3g}, so a "
+        f"grid reaching from well below 1/L = {1 / smoothness:.3g} up to 2/L covers it."
+    )
+
+
+def _stationary_kind(results: Results, problem: str, optimizers: Sequence[str]) -> str:
+    """ "local minimum" where the recorded Hessian at the last iterate of every tied run is
+    positive semi-definite, "saddle point" where it has a negative eigenvalue, else
+    "stationary point" (no curvature recorded: the problem is too large)."""
+    curvature = results.curvature
+    if curvature is None or curvature.empty:
+        return "stationary point"
+    rows = curvature[
+        (curvature["problem"] == problem)
+        & (curvature["role"] == "best")
+        & curvature["optimizer"].isin(list(optimizers))
+    ]
+    if rows.empty:
+        return "stationary point"
+    last = rows[rows["step"] == rows["step"].max()]
+    eig_min = last["eig_min"].to_numpy(dtype=np.float64)
+    scale = max(1.0, float(np.abs(last["eig_max"].to_numpy(dtype=np.float64)).max()))
+    if np.all(eig_min >= -1e-8 * scale):
+        return "local minimum"
+    if np.all(eig_min < -1e-8 * scale):
+        return "saddle point"
+    return "stationary point"
 
 
 def _below_f_star(runs: pd.DataFrame, info: Mapping[str, Any]) -> float | None:

@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, RUN_EXTRAS
+from bench.results.columns import target_text
 
 # Gaps at or below this are rounding noise around f*: settings this close tie (by dtype).
 GAP_RESOLUTION = {"float64": 1e-12, "float32": 1e-6}
@@ -43,7 +43,12 @@ NOT_RUN = ("skipped", "error", "timeout")
 FAILED = ("error", "timeout")
 
 _KEYS = ["problem", "optimizer", "setting"]
-_NOT_HYPER = set(CURVE_COLUMNS) | set(RUN_COLUMNS) | set(RUN_EXTRAS)
+
+# A run stopped at a stationary point when its final gradient norm is at most this (scipy's
+# default gtol); rank-1 ties there above the target are a shared local minimum, not a win.
+STATIONARY_GRAD_NORM = 1e-5
+# Where the suite sets no target, a tie counts as "not the global minimum" above this gap.
+DEFAULT_TIE_GAP = 1e-6
 
 
 def objective_column(problem_meta: Mapping[str, Any]) -> str:
@@ -51,15 +56,10 @@ def objective_column(problem_meta: Mapping[str, Any]) -> str:
     return "gap" if problem_meta.get("f_star") is not None else "loss"
 
 
-def hyperparameter_columns(frame: pd.DataFrame) -> list[str]:
-    """The swept hyperparameter columns of a curves or runs table (YAML names)."""
-    return [
-        c
-        for c in frame.columns
-        if c not in _NOT_HYPER
-        and not c.startswith(("steps_to_", "evals_to_"))
-        and pd.api.types.is_float_dtype(frame[c])
-    ]
+def hyperparameter_columns(frame: pd.DataFrame, metadata: Mapping[str, Any]) -> list[str]:
+    """The swept hyperparameter columns of a curves or runs table: the ones the table's
+    metadata lists (YAML names), never guessed from the columns' dtypes."""
+    return [name for name in metadata.get("hyperparameters", ()) if name in frame.columns]
 
 
 def robust_quantile(values: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
@@ -72,8 +72,7 @@ def robust_quantile(values: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
     huge = np.finfo(np.float64).max / 4
     if values.ndim == 1:
         # The common case (one setting's seeds): np.quantile on the non-NaN values is what
-        # np.nanquantile computes for a vector, without its per-call overhead (the report
-        # makes tens of thousands of these calls).
+        # np.nanquantile computes for a vector, without its per-call overhead.
         present = values[~np.isnan(values)]
         if present.size == 0:
             return np.float64(np.nan)
@@ -90,6 +89,18 @@ def robust_quantile(values: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
         upper = np.nanquantile(finite, q, axis=axis, method="higher")
     result = np.where(upper >= huge, np.inf, linear)
     return np.where(all_nan, np.nan, result)
+
+
+def _group_quantile(frame: pd.DataFrame, column: str, q: float) -> np.ndarray:
+    """`robust_quantile` of ``column`` in every (problem, optimizer, setting) group of
+    ``frame`` at once (+inf = failed, NaN = no data), in the groups' order of appearance."""
+    huge = np.finfo(np.float64).max / 4
+    values = frame[column].to_numpy(np.float64)
+    capped = frame[_KEYS].assign(_v=np.where(np.isposinf(values), huge, values))
+    grouped = capped.groupby(_KEYS, sort=False)["_v"]
+    linear = grouped.quantile(q).to_numpy(np.float64)
+    upper = grouped.quantile(q, interpolation="higher").to_numpy(np.float64)
+    return np.where(upper >= huge, np.inf, linear)
 
 
 def _median_inf(values: pd.Series) -> float:
@@ -119,66 +130,80 @@ def gap_resolution(runs: pd.DataFrame) -> float:
     return GAP_RESOLUTION["float32" if is_single else "float64"]
 
 
-def setting_summary(runs: pd.DataFrame, problems: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
+SUMMARY_COLUMNS = [
+    *_KEYS,
+    "setting_label",
+    "final_median",
+    "final_q25",
+    "final_q75",
+    "steps_to_target",
+    "evals_to_target",
+    "grad_norm_median",
+    "converged",
+    "diverged",
+    "runs",
+    "seeds_identical",
+    "compile_s",
+    "run_s",
+    "key",
+]
+
+
+def setting_summary(
+    runs: pd.DataFrame,
+    problems: Mapping[str, Mapping[str, Any]],
+    hyperparameters: Sequence[str] = (),
+) -> pd.DataFrame:
     """One row per (problem, optimizer, setting) that ran: medians and spreads over seeds.
 
-    Columns: problem, optimizer, setting, grid_index (order in the grid), final_median,
+    Columns: problem, optimizer, setting (the grid index), setting_label, final_median,
     final_q25, final_q75, steps_to_target, evals_to_target (medians, +inf = not reached by
-    more than half of the seeds), converged, diverged, runs, compile_s, run_s, key (the
-    score the protocol sorts by) and the hyperparameter columns.
+    more than half of the seeds), grad_norm_median (final gradient norm), converged,
+    diverged, runs, seeds_identical (every seed gave the same curve: one effective run),
+    compile_s, run_s, key (the score the protocol sorts by) and the ``hyperparameters``
+    columns present in ``runs`` (the names the table's metadata lists).
     """
-    ran = runs[~runs["status"].isin(NOT_RUN)].copy()
-    hyper = hyperparameter_columns(ran)
-    columns = [
-        *_KEYS,
-        "grid_index",
-        "final_median",
-        "final_q25",
-        "final_q75",
-        "steps_to_target",
-        "evals_to_target",
-        "converged",
-        "diverged",
-        "runs",
-        "compile_s",
-        "run_s",
-        "key",
-        *hyper,
-    ]
+    ran = runs[~runs["status"].isin(NOT_RUN)]
+    hyper = [name for name in hyperparameters if name in ran.columns]
+    columns = [*SUMMARY_COLUMNS, *hyper]
     if ran.empty:
         return pd.DataFrame(columns=columns)
-    ran["final"] = final_metric(ran, problems)
-    resolution = gap_resolution(ran)
-    rows = []
-    for (problem, optimizer), cell in ran.groupby(["problem", "optimizer"], sort=False):
-        uses_gap = objective_column(problems.get(problem, {})) == "gap"
-        for index, (setting, group) in enumerate(cell.groupby("setting", sort=False)):
-            final = group["final"].to_numpy()
-            median = float(robust_quantile(final, 0.5))
-            row = {
-                "problem": problem,
-                "optimizer": optimizer,
-                "setting": setting,
-                "grid_index": index,
-                "final_median": median,
-                "final_q25": float(robust_quantile(final, 0.25)),
-                "final_q75": float(robust_quantile(final, 0.75)),
-                "steps_to_target": _median_inf(group["steps_to_target"]),
-                "evals_to_target": _median_inf(group["evals_to_target"]),
-                "converged": int((group["status"] == "converged").sum()),
-                "diverged": int((group["status"] == "diverged").sum()),
-                "runs": len(group),
-                "compile_s": float(group["compile_s"].iloc[0]),
-                "run_s": float(group["run_s"].iloc[0]),
-                "key": _significant(max(median, resolution) if uses_gap else median),
-            }
-            row.update({name: group[name].iloc[0] for name in hyper})
-            rows.append(row)
-    return pd.DataFrame(rows, columns=columns)
+    status = ran["status"]
+    ran = ran.assign(
+        _final=final_metric(ran, problems),
+        _steps=ran["steps_to_target"].astype(np.float64).fillna(np.inf),
+        _evals=ran["evals_to_target"].astype(np.float64).fillna(np.inf),
+        _converged=(status == "converged").astype(np.int64),
+        _diverged=(status == "diverged").astype(np.int64),
+    )
+    if "setting_label" not in ran.columns:
+        ran = ran.assign(setting_label=ran["setting"].astype(str))
+    if "seeds_identical" not in ran.columns:
+        ran = ran.assign(seeds_identical=False)
+    if "final_grad_norm" not in ran.columns:
+        ran = ran.assign(final_grad_norm=np.nan)
+    grouped = ran.groupby(_KEYS, sort=False)
+    first = grouped[["setting_label", "compile_s", "run_s", *hyper]].first()
+    summary = first.reset_index()
+    summary["final_median"] = _group_quantile(ran, "_final", 0.5)
+    summary["final_q25"] = _group_quantile(ran, "_final", 0.25)
+    summary["final_q75"] = _group_quantile(ran, "_final", 0.75)
+    summary["steps_to_target"] = _group_quantile(ran, "_steps", 0.5)
+    summary["evals_to_target"] = _group_quantile(ran, "_evals", 0.5)
+    summary["grad_norm_median"] = grouped["final_grad_norm"].median().to_numpy(np.float64)
+    summary["converged"] = grouped["_converged"].sum().to_numpy()
+    summary["diverged"] = grouped["_diverged"].sum().to_numpy()
+    summary["runs"] = grouped.size().to_numpy()
+    summary["seeds_identical"] = grouped["seeds_identical"].all().to_numpy(bool)
+    uses_gap = summary["problem"].map(lambda p: objective_column(problems.get(p, {})) == "gap")
+    median = summary["final_median"].to_numpy()
+    floored = np.where(uses_gap.to_numpy(bool), np.maximum(median, gap_resolution(ran)), median)
+    summary["key"] = [_significant(float(v)) for v in floored]
+    return summary[columns]
 
 
-# The protocol's sort key, best first.
-PROTOCOL_ORDER = ["key", "steps_to_target", "evals_to_target", "grid_index"]
+# The protocol's sort key, best first (the last: the earlier grid point).
+PROTOCOL_ORDER = ["key", "steps_to_target", "evals_to_target", "setting"]
 
 
 def _competition_rank(frame: pd.DataFrame) -> np.ndarray:
@@ -190,33 +215,106 @@ def _competition_rank(frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(ranks, dtype=np.int64)
 
 
-def best_settings(runs: pd.DataFrame, problems: Mapping[str, Mapping[str, Any]]) -> pd.DataFrame:
-    """The tuned setting per (problem, optimizer), ranked within each problem (see module)."""
-    summary = setting_summary(runs, problems)
+def _grid_edges(
+    summary: pd.DataFrame, best: pd.DataFrame, hyperparameters: Sequence[str]
+) -> list[str]:
+    """Per tuned row: which swept values sit on an edge of their grid, e.g.
+    "learning_rate=1 is the largest of 5 values" ("" where none does). Only a
+    hyperparameter with at least 3 values in the grid counts (with 2, both are edges)."""
+    hyper = [name for name in hyperparameters if name in summary.columns]
+    grids = {
+        cell: {name: np.unique(group[name].dropna().to_numpy(np.float64)) for name in hyper}
+        for cell, group in summary.groupby(["problem", "optimizer"], sort=False)
+    }
+    edges = []
+    for row in best.itertuples(index=False):
+        texts = []
+        for name, values in grids[(row.problem, row.optimizer)].items():
+            value = getattr(row, name)
+            if values.size < 3 or pd.isna(value):
+                continue
+            if value == values[-1]:
+                texts.append(f"{name}={value:g} is the largest of {values.size} values")
+            elif value == values[0]:
+                texts.append(f"{name}={value:g} is the smallest of {values.size} values")
+        edges.append("; ".join(texts))
+    return edges
+
+
+def best_settings(
+    runs: pd.DataFrame,
+    problems: Mapping[str, Mapping[str, Any]],
+    hyperparameters: Sequence[str] = (),
+) -> pd.DataFrame:
+    """The tuned setting per (problem, optimizer), ranked within each problem (see module).
+
+    Protocol flags beside each row:
+      all_settings_diverged: every setting of the grid scored +inf (its median run
+        diverged): there is no tuned setting, and the row's setting is only the first one.
+      grid_edge / tuned_at_grid_edge: the tuned value of a swept hyperparameter (of 3 or
+        more values) is the largest or smallest of its grid: the optimum may lie beyond it.
+    """
+    summary = setting_summary(runs, problems, hyperparameters)
     if summary.empty:
-        return summary.assign(rank=pd.Series(dtype=np.int64))
+        return summary.assign(
+            rank=pd.Series(dtype=np.int64),
+            all_settings_diverged=pd.Series(dtype=bool),
+            grid_edge=pd.Series(dtype=object),
+            tuned_at_grid_edge=pd.Series(dtype=bool),
+        )
     ordered = summary.sort_values(["problem", "optimizer", *PROTOCOL_ORDER], kind="stable")
     best = ordered.groupby(["problem", "optimizer"], sort=False).head(1)
     # Problems in order of first appearance (the suite's order), optimizers ranked within.
     problem_order = {p: i for i, p in enumerate(dict.fromkeys(runs["problem"]))}
     best = best.assign(_p=best["problem"].map(problem_order))
     best = best.sort_values(["_p", *PROTOCOL_ORDER], kind="stable").drop(columns="_p")
+    best = best.reset_index(drop=True)
     best["rank"] = np.concatenate(
         [_competition_rank(group) for _, group in best.groupby("problem", sort=False)]
     )
-    return best.reset_index(drop=True)
+    # The best key is +inf only when every setting's is: the whole grid diverged.
+    best["all_settings_diverged"] = np.isposinf(best["key"].to_numpy(np.float64))
+    edges = _grid_edges(summary, best, hyperparameters)
+    best["grid_edge"] = np.where(best["all_settings_diverged"], "", edges)
+    best["tuned_at_grid_edge"] = best["grid_edge"] != ""
+    return best
+
+
+def _stationary_ties(table: pd.DataFrame, metadata: Mapping[str, Any]) -> np.ndarray:
+    """Per row: it shares rank 1 with another optimizer at a point that is stationary
+    (median final gradient norm <= STATIONARY_GRAD_NORM) but not the global minimum (its
+    gap above the suite's target, or DEFAULT_TIE_GAP): all of them stopped at the same
+    local minimum (or saddle), which is not a win."""
+    target = metadata.get("suite", {}).get("target")
+    threshold = DEFAULT_TIE_GAP if target is None else float(target)
+    problems = metadata.get("problems", {})
+    tied = np.zeros(len(table), dtype=bool)
+    for _, group in table.groupby("problem", sort=False):
+        first = group[group["rank"] == 1]
+        if len(first) < 2 or objective_column(problems.get(group["problem"].iloc[0], {})) != "gap":
+            continue
+        stuck = (
+            (first["final_median"].to_numpy(np.float64) > threshold)
+            & np.isfinite(first["final_median"].to_numpy(np.float64))
+            & (first["grad_norm_median"].to_numpy(np.float64) <= STATIONARY_GRAD_NORM)
+        )
+        if stuck.all():
+            tied[table.index.get_indexer(first.index)] = True
+    return tied
 
 
 def comparison(runs: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
-    """`best_settings` with the default setting beside the tuned one.
+    """`best_settings` with the default setting beside the tuned one, and the flags.
 
     Extra columns: default_setting (label; missing where the entry's grid has no default),
     default_final_median, default_final_q25, default_final_q75, default_steps_to_target,
-    default_converged, grid_diverged / grid_runs (over every setting of the grid).
+    default_converged, grid_diverged / grid_runs (over every setting of the grid), and
+    tied_at_stationary_point (see `_stationary_ties`).
     """
     problems = metadata["problems"]
-    summary = setting_summary(runs, problems)
-    best = best_settings(runs, problems)
+    hyper = metadata.get("hyperparameters", ())
+    summary = setting_summary(runs, problems, hyper)
+    best = best_settings(runs, problems, hyper)
     optimizers = metadata.get("optimizers", {})
     extra: dict[str, list[Any]] = {
         name: []
@@ -231,14 +329,14 @@ def comparison(runs: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
             "grid_runs",
         )
     }
+    cells = {cell: group for cell, group in summary.groupby(["problem", "optimizer"], sort=False)}
     for row in best.itertuples():
-        cell = summary[
-            (summary["problem"] == row.problem) & (summary["optimizer"] == row.optimizer)
-        ]
-        label = optimizers.get(row.optimizer, {}).get("default_setting")
-        match = cell[cell["setting"] == label] if label is not None else cell.iloc[:0]
+        cell = cells[(row.problem, row.optimizer)]
+        info = optimizers.get(row.optimizer, {})
+        index = info.get("default_index")
+        match = cell[cell["setting"] == index] if index is not None else cell.iloc[:0]
         found = not match.empty
-        extra["default_setting"].append(label)
+        extra["default_setting"].append(info.get("default_setting") if found else None)
         extra["default_final_median"].append(match["final_median"].iloc[0] if found else np.nan)
         extra["default_final_q25"].append(match["final_q25"].iloc[0] if found else np.nan)
         extra["default_final_q75"].append(match["final_q75"].iloc[0] if found else np.nan)
@@ -249,7 +347,17 @@ def comparison(runs: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
         extra["default_converged"].append(int(match["converged"].iloc[0]) if found else -1)
         extra["grid_diverged"].append(int(cell["diverged"].sum()))
         extra["grid_runs"].append(int(cell["runs"].sum()))
-    return best.assign(**extra)
+    table = best.assign(**extra)
+    table["default_is_tuned"] = [
+        index is not None and index == setting
+        for index, setting in zip(
+            [optimizers.get(o, {}).get("default_index") for o in table["optimizer"]],
+            table["setting"],
+            strict=True,
+        )
+    ]
+    table["tied_at_stationary_point"] = _stationary_ties(table, metadata)
+    return table
 
 
 def solvable_problems(metadata: Mapping[str, Any]) -> list[str]:
@@ -324,7 +432,7 @@ def ladder(
             & (runs["optimizer"] == row.optimizer)
             & (runs["setting"] == row.setting)
         ]
-        values = {f"{t:.0e}": _median_inf(group[c]) for t, c in columns}
+        values = {target_text(t): _median_inf(group[c]) for t, c in columns}
         rows.append({"problem": row.problem, "optimizer": row.optimizer, **values})
     return pd.DataFrame(rows)
 

@@ -26,6 +26,13 @@ Capability notes:
   Users who want it set ``allow_stochastic: true`` on the entry.
 * ``bfgs`` declares ``dense_state`` (its ``n x n`` inverse-Hessian approximation), which the
   runner's memory estimate counts.
+* Evaluations are counted once per point (``optimizers.base``): the hand-written line-search
+  methods declare ``reports_accepted_point`` (their state carries the accepted trial's point,
+  value and gradient, which the runner reuses on deterministic problems). ``optax.lbfgs``
+  cannot: its state keeps the value and gradient at its accepted step but not the point it
+  evaluated, and the runner's ``x + updates`` need not round like optax's own
+  ``x + stepsize * direction`` (see ``optimizers.optax_aliases``), so the runner evaluates
+  ``x_{t+1}`` again and counts it.
 """
 
 from optimizers import adaptive, conjugate_gradient, first_order, newton, quasi_newton
@@ -93,6 +100,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         needs_hessian=True,
         line_search_argument="linesearch",
         count_evals=count_evals_in_state,
+        reports_accepted_point=True,
         description="Newton's method, exact Hessian; unit step, opt-in damping and Armijo.",
     ),
     "newton_cg": Optimizer(
@@ -101,6 +109,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         sweepable=frozenset({"learning_rate", "c1", "shrink"}),
         line_search_argument="linesearch",
         count_evals=count_evals_in_state,
+        reports_accepted_point=True,
         description="Line-search Newton-CG with Hessian-vector products, N&W Alg. 7.1.",
     ),
     "bfgs": Optimizer(
@@ -110,6 +119,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         deterministic_only=True,
         dense_state=True,
         count_evals=count_evals_in_state,
+        reports_accepted_point=True,
         description="BFGS, dense inverse-Hessian update, strong Wolfe search (N&W Alg. 6.1).",
     ),
     "lbfgs": Optimizer(
@@ -118,6 +128,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         sweepable=_LINE_SEARCH_SWEEPABLE,
         deterministic_only=True,
         count_evals=count_evals_in_state,
+        reports_accepted_point=True,
         description="L-BFGS, two-loop recursion, strong Wolfe search (N&W Alg. 7.5).",
     ),
     "cg": Optimizer(
@@ -126,6 +137,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
         sweepable=_LINE_SEARCH_SWEEPABLE,
         deterministic_only=True,
         count_evals=count_evals_in_state,
+        reports_accepted_point=True,
         description="Nonlinear CG, Polak-Ribiere+ or Fletcher-Reeves, with restarts.",
     ),
 }
@@ -139,16 +151,16 @@ OPTIMIZERS: dict[str, Optimizer] = {**HAND_WRITTEN, **OPTAX_OPTIMIZERS}
 NUMERICS_VERSIONS: dict[str, int] = {
     "optimizers.first_order": 1,
     "optimizers.adaptive": 1,
-    "optimizers.newton": 1,
-    "optimizers.quasi_newton": 1,
-    "optimizers.conjugate_gradient": 1,
+    "optimizers.newton": 2,
+    "optimizers.quasi_newton": 2,
+    "optimizers.conjugate_gradient": 2,
     "optimizers.optax_aliases": 1,
     # shared by every entry
-    "optimizers.base": 1,
+    "optimizers.base": 2,
     "optimizers.compose": 1,
     "optimizers.schedules": 1,
     "optimizers.step_size": 1,
-    "optimizers.linesearch": 1,
+    "optimizers.linesearch": 2,
     "optimizers._flat": 1,
     "optimizers._checks": 1,
 }

@@ -8,6 +8,24 @@ The runner calls every one of them the same way::
 
 so first-order methods, line searches, Newton and L-BFGS share one code path. A method that
 needs more than the gradient (a line search, a Hessian) gets it from ``value_fn``.
+
+Counting evaluations (the runner's ``evals``): ONE evaluation is one ``value_and_grad`` of the
+objective at a distinct point, the convention of SciPy's ``nfev``/``njev`` and of the data
+profiles of Moré & Wild (SIAM J. Optim. 20(1), 2009), where a derivative-based solver's
+evaluation returns the value and the gradient together. So every point is counted once:
+
+* the runner evaluates ``x_{t+1}`` (one evaluation per step, the value and gradient the next
+  update gets), unless the update has already evaluated it: a line search ends with the
+  value and gradient at the step it accepts, and an update whose state carries them as an
+  ``AcceptedPoint`` (declared by the entry's ``reports_accepted_point``) hands them to the
+  runner, which moves to exactly that point and does not evaluate it again;
+* everything else an update evaluates is in its ``EvalCounts.extra``: each line-search trial
+  (a value-only Armijo trial counts as one too), each Hessian-vector product (one
+  forward-over-reverse pass, the cost of a gradient, as SciPy's ``nhev`` counts them);
+* dense Hessians are counted apart, in ``EvalCounts.hessian``.
+
+The start ``x_0`` is evaluated once before the first step and not counted (``evals`` is 0
+at step 0); SciPy's ``nfev`` counts it, so ``nfev`` compares with ``evals + 1``.
 """
 
 from __future__ import annotations
@@ -51,9 +69,17 @@ class Optimizer:
       dense_state: keeps a dense ``dim x dim`` matrix in its state (BFGS's inverse-Hessian
         approximation), so a lane's memory grows as ``dim**2`` even without Hessians.
       count_evals: ``count_evals(new_state) -> (extra_evals, hessian_evals)`` spent by the
-        update that produced ``new_state``: function/gradient evaluations beyond the runner's
-        one ``value_and_grad`` per step (every line-search trial counts), and dense Hessian
-        evaluations. Both int32 scalars.
+        update that produced ``new_state``: the function/gradient evaluations the update made
+        itself (every line-search trial, every Hessian-vector product; see the module
+        docstring for the convention), and dense Hessian evaluations. Both int32 scalars. The
+        runner adds its own evaluation of ``x_{t+1}`` unless the state reports it
+        (``reports_accepted_point``).
+      reports_accepted_point: whenever the update runs a line search (``deterministic_only``,
+        or its ``line_search_argument`` on), its state carries an ``AcceptedPoint``: the point
+        it moves to, with the value and gradient its search computed there. The runner finds
+        it by type (as it finds ``EvalCounts``) and, on a deterministic problem, moves to that
+        point and reuses them instead of evaluating ``x_{t+1}`` a second time. A test checks
+        the declaration against the states the entry builds, bare and composed.
       description: one line for `python -m bench list` and the report.
     """
 
@@ -65,6 +91,7 @@ class Optimizer:
     line_search_argument: str | None = None
     dense_state: bool = False
     count_evals: Callable[[Any], tuple[jax.Array, jax.Array]] = _no_extra_evals
+    reports_accepted_point: bool = False
     description: str = ""
 
     def __post_init__(self) -> None:
@@ -109,8 +136,10 @@ class EvalCounts(NamedTuple):
     schedules: see ``optimizers.compose.build_transform``).
 
     Attributes:
-      extra: function / gradient evaluations beyond the runner's one ``value_and_grad``:
-        each line-search trial, each Hessian-vector product (int32).
+      extra: function / gradient evaluations the update made itself: each line-search trial,
+        each Hessian-vector product (int32). The runner's evaluation of ``x_{t+1}`` is not in
+        here: it adds one, unless the update reports that point (``AcceptedPoint``), whose
+        evaluation is then the accepted trial's, already counted here.
       hessian: dense Hessian evaluations (int32).
     """
 
@@ -140,3 +169,66 @@ def count_evals_in_state(state: Any) -> tuple[jax.Array, jax.Array]:
         extra = extra + jnp.asarray(record.extra, jnp.int32)
         hessian = hessian + jnp.asarray(record.hessian, jnp.int32)
     return extra, hessian
+
+
+class AcceptedPoint(NamedTuple):
+    """The point an update moves to, with the value and gradient its line search computed there.
+
+    A line search ends having evaluated ``value_and_grad`` at the step it accepts (or, when it
+    cannot move, it returns the start, whose value and gradient the update was given). A
+    transform that keeps this record in its state NamedTuple (overwritten at each update)
+    lets the runner skip evaluating ``x_{t+1}`` again: ``accepted_point_in_state`` finds it by
+    type, like ``EvalCounts``, also inside ``optax.chain``.
+
+    Exact by construction: ``params`` is the very array the search evaluated (the trial point
+    ``x + a d`` formed once inside the search), and the runner adopts it as ``x_{t+1}`` rather
+    than recomputing ``x + updates``, which XLA may round differently (a fused multiply-add in
+    one place and not the other). So ``value`` and ``grad`` are always the objective's at the
+    runner's point. The returned ``updates`` still equal ``params - x`` up to that rounding,
+    for callers that apply them. Valid only when the transform that writes it is the last one
+    to change the updates (``build_transform`` only prepends clipping, which changes the
+    gradient going in, not the step coming out) and when ``value=`` and ``grad=`` given to the
+    update are the objective's at ``params`` (the runner's deterministic case: on a stochastic
+    problem the next step's values belong to another batch, so the runner ignores it).
+
+    Attributes:
+      params: the new parameters (the structure of the update's ``params``).
+      value: the objective there.
+      grad: its gradient there (the structure of ``params``).
+    """
+
+    params: Any
+    value: jax.Array
+    grad: Any
+
+
+def accepted_point(params: Any, value: Any, grad: Any) -> AcceptedPoint:
+    """Builds an ``AcceptedPoint`` (``value`` as a scalar of the parameters' dtype)."""
+    dtype = jax.tree_util.tree_leaves(params)[0].dtype
+    return AcceptedPoint(params, jnp.asarray(value, dtype), grad)
+
+
+def empty_accepted_point(params: Any) -> AcceptedPoint:
+    """The record in a transform's initial state: same structure, no point yet (zeros)."""
+    zeros = jax.tree.map(jnp.zeros_like, params)
+    return accepted_point(zeros, 0.0, zeros)
+
+
+def accepted_point_in_state(state: Any) -> AcceptedPoint | None:
+    """The ``AcceptedPoint`` in a transform's state, found by type; None when there is none.
+
+    Decided by the state's structure alone (static under ``jit``), so the runner's choice to
+    reuse it costs nothing at run time. Two records would leave the point ambiguous (two
+    searches in one chain): a ValueError.
+    """
+    records = [
+        node
+        for node in jax.tree_util.tree_leaves(state, is_leaf=lambda n: isinstance(n, AcceptedPoint))
+        if isinstance(node, AcceptedPoint)
+    ]
+    if len(records) > 1:
+        raise ValueError(
+            f"the state holds {len(records)} AcceptedPoint records; the point an update "
+            "moves to must be reported by one transform only."
+        )
+    return records[0] if records else None

@@ -7,6 +7,10 @@ of the chain state, and every ``count_evals`` in this package finds its counters
 anywhere in the state pytree (``EvalCounts`` for hand-written methods,
 ``optax.ScaleByZoomLinesearchState`` for ``optax.lbfgs``). So
 ``entry.count_evals(state)`` reads the same numbers on the composed state as on the bare one.
+The runner finds a line search's ``AcceptedPoint`` (``optimizers.base``) the same way; it is
+valid because nothing is chained AFTER the entry: clipping changes the gradient going in,
+not the step coming out, and a schedule is handed to the factory (for an entry that
+searches, it sets the first trial, it does not rescale the accepted step).
 """
 
 import inspect

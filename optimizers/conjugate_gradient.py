@@ -1,4 +1,10 @@
-"""Nonlinear conjugate gradient: Fletcher-Reeves and Polak-Ribiere+, with restarts."""
+"""Nonlinear conjugate gradient: Fletcher-Reeves and Polak-Ribiere+, with restarts.
+
+Either line search ends with the value and gradient at the step it returns; the state
+reports that point (``AcceptedPoint``), so the runner moves to it and reuses them as the next
+update's ``value=`` / ``grad=`` instead of evaluating ``x_{t+1}`` again (one evaluation per
+point, as SciPy's ``nfev``).
+"""
 
 from typing import Any, Literal, NamedTuple
 
@@ -9,7 +15,13 @@ from jax.flatten_util import ravel_pytree
 
 from optimizers import _checks
 from optimizers._flat import flat_problem
-from optimizers.base import EvalCounts, eval_counts
+from optimizers.base import (
+    AcceptedPoint,
+    EvalCounts,
+    accepted_point,
+    empty_accepted_point,
+    eval_counts,
+)
 from optimizers.linesearch import exact_linesearch, strong_wolfe
 
 VARIANTS = ("polak_ribiere", "fletcher_reeves")
@@ -28,6 +40,7 @@ class CgState(NamedTuple):
       prev_step, prev_slope: accepted step length and ``g . d`` of the previous update, for
         the initial trial step ``a_{t-1} (g_{t-1} . d_{t-1}) / (g_t . d_t)`` (N&W eq. 3.60).
       evals: evaluations spent by the last update.
+      accepted: the point the last update moved to, with the search's value and gradient.
     """
 
     count: jax.Array
@@ -37,6 +50,7 @@ class CgState(NamedTuple):
     prev_step: jax.Array
     prev_slope: jax.Array
     evals: EvalCounts
+    accepted: AcceptedPoint
 
 
 def scale_by_cg(
@@ -59,6 +73,7 @@ def scale_by_cg(
             prev_step=jnp.zeros((), x.dtype),
             prev_slope=jnp.zeros((), x.dtype),
             evals=eval_counts(),
+            accepted=empty_accepted_point(params),
         )
 
     def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
@@ -115,6 +130,7 @@ def scale_by_cg(
             prev_step=result.step,
             prev_slope=slope,
             evals=eval_counts(extra_evals + result.num_evals, 0),
+            accepted=accepted_point(unravel(result.point), result.value, unravel(result.grad)),
         )
         return unravel(result.step * direction), new_state
 
@@ -144,7 +160,9 @@ def cg(
     Defaults: Polak-Ribiere+, strong Wolfe with ``c1=1e-4, c2=0.1``, restart every n steps,
     at most 30 trials per search.
     Evaluation count: every line-search trial is one ``value_and_grad`` (exact: one
-    ``value_and_grad`` with a Hessian-vector product), in ``extra_evals``.
+    ``value_and_grad`` with a Hessian-vector product), in ``extra_evals``; the returned trial
+    is the next iterate's evaluation (``AcceptedPoint``), not made again by the runner. The
+    exact search's first probe is at ``a = 0`` (for ``phi''(0)``) and counts as a trial.
     Reference: Nocedal & Wright, Numerical Optimization (2nd ed., 2006), Sec. 5.2
     (Algorithm 5.4, eqs. 5.41, 5.44-5.45, 5.52).
     """

@@ -3,12 +3,18 @@
 All three search along ``x + a * d`` for a function ``fn`` of ONE flat vector, run as a
 ``lax.while_loop`` with an iteration cap (they run under ``vmap``, where a loop lasts as long
 as its slowest lane), and report how many evaluations they made: each trial is one call of
-``fn`` (Armijo), of ``jax.value_and_grad(fn)`` (Wolfe), or of ``value_and_grad`` with its
-Hessian-vector product in one forward-over-reverse pass (exact), and each counts as ONE
-evaluation. The caller passes ``value`` and ``slope = grad . d`` at ``a = 0``, which it
-already has: Armijo and strong Wolfe never evaluate ``a = 0`` again. The exact search does
-make its first probe at ``a = 0``, for the curvature ``phi''(0)`` (one forward-over-reverse
-pass, counted like any trial).
+``fn`` (Armijo; ``jax.value_and_grad(fn)`` when given ``grad``), of ``jax.value_and_grad(fn)``
+(Wolfe), or of ``value_and_grad`` with its Hessian-vector product in one forward-over-reverse
+pass (exact), and each counts as ONE evaluation. The caller passes ``value`` and
+``slope = grad . d`` at ``a = 0``, which it already has: Armijo and strong Wolfe never
+evaluate ``a = 0`` again. The exact search does make its first probe at ``a = 0``, for the
+curvature ``phi''(0)`` (one forward-over-reverse pass, counted like any trial).
+
+Each search returns the ``point`` it accepted, the very array it evaluated (``x + a d``
+formed once, in the trial; ``x`` itself when it does not move), with the value and gradient
+there: a caller that moves to ``point`` gets them exactly, without evaluating again (see
+``optimizers.base.AcceptedPoint``). Recomputing ``x + step * d`` elsewhere need not round the
+same way (XLA may fuse the multiply-add in one place and not in the other).
 
 Non-finite trial values are treated as "too far" (a NaN fails every comparison), so a
 search backs off from an overflow instead of accepting it. A search that finds nothing
@@ -48,9 +54,11 @@ class LineSearchResult(NamedTuple):
 
     Attributes:
       step: accepted step length (0 when nothing acceptable was found).
-      value: ``fn(x + step * d)``.
-      grad: gradient of ``fn`` there (``None`` for the Armijo search, which evaluates values
-        only).
+      point: the point ``x + step * d`` as the search formed and evaluated it (``x`` itself
+        when ``step`` is 0): ``value`` and ``grad`` are ``fn``'s at exactly this array.
+      value: ``fn(point)``.
+      grad: gradient of ``fn`` there (``None`` for the Armijo search without ``grad``, which
+        evaluates values only).
       num_evals: trial evaluations made (int32), each one call of ``fn`` / ``value_and_grad``.
       failed: True when no step meeting the conditions was returned (cap reached, not a
         descent direction, or stalled).
@@ -59,6 +67,7 @@ class LineSearchResult(NamedTuple):
     """
 
     step: Array
+    point: Array
     value: Array
     grad: Array | None
     num_evals: Array
@@ -100,6 +109,7 @@ def backtracking_armijo(
     slope: Array,
     init_step: Any = 1.0,
     *,
+    grad: Array | None = None,
     c1: Any = 1e-4,
     shrink: Any = 0.5,
     max_steps: int = 30,
@@ -111,36 +121,52 @@ def backtracking_armijo(
     none when ``slope >= 0`` (not a descent direction), which returns step 0, failed. It stops
     (``stalled``, step 0) before any trial whose predicted decrease ``|slope| * a`` is below
     the rounding of ``value``: none at all when that holds for ``init_step``.
+
+    With ``grad`` (the gradient at ``x``), every trial is one ``jax.value_and_grad(fn)`` call
+    instead of ``fn``, and the result carries the gradient at the returned point (``grad``
+    itself at step 0): the caller then has the value and gradient of its next iterate from
+    the search, the trial that was accepted, and evaluates nothing twice.
     """
     dtype = x.dtype
     value = jnp.asarray(value, dtype)
     slope = jnp.asarray(slope, dtype)
     descent = jnp.isfinite(slope) & (slope < 0)
     certifiable = _certifiable(value, slope)
+    with_grad = grad is not None
+    grad0 = jnp.asarray(grad, dtype) if with_grad else jnp.zeros((0,), dtype)
 
     def cond(carry):
-        i, step, _, accepted = carry
+        i, step, _, _, _, accepted = carry
         # Steps only shrink: once one is below rounding, so are all the next ones.
         return descent & ~accepted & (i < max_steps) & certifiable(step)
 
     def body(carry):
-        i, step, _, _ = carry
-        trial_value = fn(x + step * direction)
+        i, step, _, _, _, _ = carry
+        trial_point = x + step * direction
+        if with_grad:
+            trial_value, trial_grad = jax.value_and_grad(fn)(trial_point)
+        else:
+            trial_value, trial_grad = fn(trial_point), grad0
         accepted = trial_value <= value + c1 * step * slope
         next_step = jnp.where(accepted, step, shrink * step)
-        return i + 1, next_step, trial_value, accepted
+        return i + 1, next_step, trial_point, trial_value, trial_grad, accepted
 
     init = (
         jnp.zeros((), jnp.int32),
         _safe_initial_step(init_step, dtype),
+        x,
         value,
+        grad0,
         jnp.zeros((), bool),
     )
-    num_evals, step, trial_value, accepted = jax.lax.while_loop(cond, body, init)
+    num_evals, step, trial_point, trial_value, trial_grad, accepted = jax.lax.while_loop(
+        cond, body, init
+    )
     return LineSearchResult(
         step=jnp.where(accepted, step, 0.0).astype(dtype),
+        point=jnp.where(accepted, trial_point, x),
         value=jnp.where(accepted, trial_value, value).astype(dtype),
-        grad=None,
+        grad=jnp.where(accepted, trial_grad, grad0) if with_grad else None,
         num_evals=num_evals,
         failed=~accepted,
         stalled=descent & ~accepted & ~certifiable(step),
@@ -164,7 +190,8 @@ class _WolfeCarry(NamedTuple):
     high: Array
     value_high: Array
     slope_high: Array
-    best: Array  # accepted point, or else the lowest-valued sufficient-decrease point
+    best: Array  # accepted step, or else the lowest-valued sufficient-decrease step
+    point_best: Array  # x + best * d, the array evaluated there
     value_best: Array
     grad_best: Array
 
@@ -220,7 +247,8 @@ def strong_wolfe(
 
     def body(c: _WolfeCarry):
         a = c.trial
-        fa, ga = value_and_grad(x + a * direction)
+        point = x + a * direction  # formed once: the point evaluated is the point returned
+        fa, ga = value_and_grad(point)
         da = jnp.vdot(ga, direction)
         finite = jnp.isfinite(fa) & jnp.isfinite(da)
         decrease = finite & (fa <= value + c1 * a * slope0)
@@ -260,6 +288,7 @@ def strong_wolfe(
         improved = decrease & (fa < c.value_best)
         keep = accept | improved
         best = jnp.where(keep, a, c.best)
+        point_best = jnp.where(keep, point, c.point_best)
         value_best = jnp.where(keep, fa, c.value_best)
         grad_best = jnp.where(keep, ga, c.grad_best)
 
@@ -289,6 +318,7 @@ def strong_wolfe(
             value_high=value_high,
             slope_high=slope_high,
             best=best,
+            point_best=point_best,
             value_best=value_best,
             grad_best=grad_best,
         )
@@ -309,6 +339,7 @@ def strong_wolfe(
         value_high=value,
         slope_high=slope0,
         best=zero,
+        point_best=x,
         value_best=value,
         grad_best=jnp.asarray(grad, dtype),
     )
@@ -324,6 +355,7 @@ def strong_wolfe(
     )
     return LineSearchResult(
         step=out.best,
+        point=out.point_best,
         value=out.value_best,
         grad=out.grad_best,
         num_evals=out.num_evals,
@@ -363,16 +395,17 @@ def exact_linesearch(
     zero = jnp.zeros((), dtype)
 
     def probe(a):
-        (fa, ga), (_, hd) = jax.jvp(value_and_grad, (x + a * direction,), (direction,))
-        return fa, ga, jnp.vdot(ga, direction), jnp.vdot(direction, hd)
+        point = x + a * direction  # formed once: the point evaluated is the point returned
+        (fa, ga), (_, hd) = jax.jvp(value_and_grad, (point,), (direction,))
+        return point, fa, ga, jnp.vdot(ga, direction), jnp.vdot(direction, hd)
 
     def cond(c):
-        num_evals, _, _, _, _, stop, _, _ = c
+        num_evals, _, _, _, _, _, stop, _, _ = c
         return ~stop & (num_evals < max_steps)
 
     def body(c):
-        num_evals, a, _, _, _, _, _, _ = c
-        fa, ga, da, curvature = probe(a)
+        num_evals, a, _, _, _, _, _, _, _ = c
+        point, fa, ga, da, curvature = probe(a)
         newton = a - da / curvature
         usable = (curvature > 0) & jnp.isfinite(newton)
         # |phi'(a) delta| bounds the change a Newton correction delta can make (from a = 0
@@ -382,13 +415,15 @@ def exact_linesearch(
         stalled = (num_evals == 0) & ~converged & negligible
         stop = converged | ~usable | stalled
         next_a = jnp.where(stop, a, newton)
-        return num_evals + 1, next_a, a, fa, ga, stop, converged, stalled
+        return num_evals + 1, next_a, a, point, fa, ga, stop, converged, stalled
 
-    init = (jnp.zeros((), jnp.int32), zero, zero, value, jnp.asarray(grad, dtype))
+    init = (jnp.zeros((), jnp.int32), zero, zero, x, value, jnp.asarray(grad, dtype))
     init = (*init, jnp.zeros((), bool), jnp.zeros((), bool), jnp.zeros((), bool))
-    num_evals, _, evaluated, fa, ga, _, converged, stalled = jax.lax.while_loop(cond, body, init)
+    out = jax.lax.while_loop(cond, body, init)
+    num_evals, _, evaluated, point, fa, ga, _, converged, stalled = out
     return LineSearchResult(
         step=evaluated,
+        point=point,
         value=fa,
         grad=ga,
         num_evals=num_evals,

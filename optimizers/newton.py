@@ -10,6 +10,14 @@ the true gradient ``grad=`` and evaluates ``value_fn`` itself.
 
 ``learning_rate`` is the step length taken along the Newton direction (1: the unit step), or
 the first trial of the line search; a float or an Optax schedule ``count -> lr``.
+
+With the line search on, each Armijo trial is one ``value_and_grad`` (the gradient is needed
+only at the accepted trial, but which trial that is is known only afterwards; a trial counts
+as one evaluation either way), and the state reports the accepted point (``AcceptedPoint``):
+the runner moves to it and reuses its value and gradient instead of evaluating ``x_{t+1}``
+again. The learning rate, scheduled or not, only sets the first trial, so the point the
+search accepts is the point the update moves to. Without the line search nothing is
+evaluated at ``x_{t+1}`` and the runner evaluates it (state without the record).
 """
 
 from typing import Any, NamedTuple
@@ -21,28 +29,52 @@ from jax.flatten_util import ravel_pytree
 
 from optimizers import _checks
 from optimizers._flat import flat_problem
-from optimizers.base import EvalCounts, eval_counts
+from optimizers.base import (
+    AcceptedPoint,
+    EvalCounts,
+    accepted_point,
+    empty_accepted_point,
+    eval_counts,
+)
 from optimizers.linesearch import backtracking_armijo
 
 
 class NewtonState(NamedTuple):
-    """State of ``scale_by_newton`` / ``scale_by_newton_cg``: step count and last step's evals."""
+    """State of ``scale_by_newton`` / ``scale_by_newton_cg``.
+
+    Attributes:
+      count: updates made so far.
+      evals: evaluations spent by the last update.
+      accepted: with the line search, the point the last update moved to and the value and
+        gradient its accepted trial computed; None without it (a static choice, so the state's
+        structure says whether the runner may reuse it).
+    """
 
     count: jax.Array
     evals: EvalCounts
+    accepted: AcceptedPoint | None
 
 
 def _learning_rate_at(learning_rate: Any, count: jax.Array) -> Any:
     return learning_rate(count) if callable(learning_rate) else learning_rate
 
 
+def _init_state(params, linesearch):
+    accepted = empty_accepted_point(params) if linesearch else None
+    return NewtonState(count=jnp.zeros((), jnp.int32), evals=eval_counts(), accepted=accepted)
+
+
 def _descent_step(
-    fn, x, g, direction, state, learning_rate, value, grad, linesearch, c1, shrink, steps
+    fn, x, g, direction, state, learning_rate, value, grad, linesearch, c1, shrink, steps, unravel
 ):
-    """Unit (or lr) step along ``direction``, or a backtracking search from it; + extra evals."""
+    """Unit (or lr) step along ``direction``, or a backtracking search from it.
+
+    Returns ``(step, extra_evals, accepted)``; ``accepted`` is the ``AcceptedPoint`` of the
+    search, None without one.
+    """
     lr = _learning_rate_at(learning_rate, state.count)
     if not linesearch:
-        return lr * direction, jnp.zeros((), jnp.int32)
+        return lr * direction, jnp.zeros((), jnp.int32), None
     true_grad = g if grad is None else ravel_pytree(grad)[0].astype(x.dtype)
     # An indefinite model can point uphill; the safeguarded method then takes steepest descent.
     uphill = ~(jnp.vdot(true_grad, direction) < 0)
@@ -58,11 +90,13 @@ def _descent_step(
         value,
         jnp.vdot(true_grad, direction),
         lr,
+        grad=true_grad,
         c1=c1,
         shrink=shrink,
         max_steps=steps,
     )
-    return result.step * direction, extra + result.num_evals
+    accepted = accepted_point(unravel(result.point), result.value, unravel(result.grad))
+    return result.step * direction, extra + result.num_evals, accepted
 
 
 def scale_by_newton(
@@ -76,8 +110,7 @@ def scale_by_newton(
     """Newton step ``-lr (H + damping I)^{-1} g`` with ``H = jax.hessian(value_fn)(x)``."""
 
     def init_fn(params):
-        del params
-        return NewtonState(count=jnp.zeros((), jnp.int32), evals=eval_counts())
+        return _init_state(params, linesearch)
 
     def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
         del extra
@@ -85,7 +118,7 @@ def scale_by_newton(
         hessian = jax.hessian(fn)(x)
         hessian = hessian + damping * jnp.eye(x.size, dtype=x.dtype)
         direction = -jnp.linalg.solve(hessian, g)
-        step, extra_evals = _descent_step(
+        step, extra_evals, accepted = _descent_step(
             fn,
             x,
             g,
@@ -98,8 +131,11 @@ def scale_by_newton(
             c1,
             shrink,
             max_linesearch_steps,
+            unravel,
         )
-        new_state = NewtonState(count=state.count + 1, evals=eval_counts(extra_evals, 1))
+        new_state = NewtonState(
+            count=state.count + 1, evals=eval_counts(extra_evals, 1), accepted=accepted
+        )
         return unravel(step), new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -154,8 +190,7 @@ def scale_by_newton_cg(
     """Line-search Newton-CG (Nocedal & Wright Alg. 7.1): truncated CG on ``H d = -g``."""
 
     def init_fn(params):
-        del params
-        return NewtonState(count=jnp.zeros((), jnp.int32), evals=eval_counts())
+        return _init_state(params, linesearch)
 
     def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
         del extra
@@ -167,7 +202,7 @@ def scale_by_newton_cg(
 
         cg_steps = x.size if max_cg_steps is None else max_cg_steps
         direction, num_hvps = _truncated_cg(hvp, g, cg_steps)
-        step, extra_evals = _descent_step(
+        step, extra_evals, accepted = _descent_step(
             fn,
             x,
             g,
@@ -180,8 +215,13 @@ def scale_by_newton_cg(
             c1,
             shrink,
             max_linesearch_steps,
+            unravel,
         )
-        new_state = NewtonState(count=state.count + 1, evals=eval_counts(num_hvps + extra_evals, 0))
+        new_state = NewtonState(
+            count=state.count + 1,
+            evals=eval_counts(num_hvps + extra_evals, 0),
+            accepted=accepted,
+        )
         return unravel(step), new_state
 
     return optax.GradientTransformationExtraArgs(init_fn, update_fn)
@@ -215,7 +255,8 @@ def newton(
     ``-g`` when the Newton direction is not a descent direction.
 
     Costs per step: one dense Hessian (``hessian_evals=1``) and, with the line search, one
-    ``value_fn`` evaluation per trial (``extra_evals``).
+    ``value_and_grad`` per trial (``extra_evals``), the accepted one being the next iterate's
+    evaluation (``AcceptedPoint``: the runner does not evaluate it again).
     Reference: Nocedal & Wright, Numerical Optimization (2nd ed., 2006), Sec. 3.3 and 3.4.
     """
     _check_linesearch_args("newton", learning_rate, linesearch, c1, shrink, max_linesearch_steps)
@@ -243,7 +284,8 @@ def newton_cg(
     ``c1=1e-4`` and ``shrink=0.5``, as in Algorithm 7.1.
 
     Evaluation count: each Hessian-vector product counts as one gradient evaluation in
-    ``extra_evals`` (it is one forward-over-reverse pass), plus one per line-search trial;
+    ``extra_evals`` (it is one forward-over-reverse pass), plus one ``value_and_grad`` per
+    line-search trial, the accepted one being the next iterate's evaluation (``AcceptedPoint``);
     no dense Hessian is formed (``hessian_evals=0``).
     Reference: Nocedal & Wright, Numerical Optimization (2nd ed., 2006), Algorithm 7.1.
     """

@@ -2,10 +2,13 @@
 
 Both keep the previous iterate and gradient in their state and form the curvature pair
 ``s = x_t - x_{t-1}``, ``y = g_t - g_{t-1}`` at the START of the next update, from the
-gradient the runner computed there; so every ``value_and_grad`` the line search makes is
-extra (counted), and the runner's own evaluation is the only one at the accepted point. This
-is why both are ``deterministic_only``: a pair is meaningful only if ``g_t`` and ``g_{t-1}``
-are gradients of the same function.
+gradient it is given there. The strong Wolfe search has already evaluated the value and
+gradient at the step it accepts, so the state reports that point (``AcceptedPoint``) and the
+runner moves to it and passes those back as the next ``value=`` / ``grad=``, instead of
+evaluating ``x_{t+1}`` again: every ``value_and_grad`` is a line-search trial (counted in
+``extra_evals``), each point is evaluated once, as SciPy counts ``nfev``. This is also why both
+are ``deterministic_only``: a pair is meaningful only if ``g_t`` and ``g_{t-1}`` are gradients
+of the same function.
 
 The first step (and the step after a reset) is ``-g`` with initial trial step
 ``min(1, 1/|g|)`` (as L-BFGS-B); later steps try ``a = 1`` first. A pair with
@@ -24,7 +27,13 @@ from jax.flatten_util import ravel_pytree
 
 from optimizers import _checks
 from optimizers._flat import flat_problem
-from optimizers.base import EvalCounts, eval_counts
+from optimizers.base import (
+    AcceptedPoint,
+    EvalCounts,
+    accepted_point,
+    empty_accepted_point,
+    eval_counts,
+)
 from optimizers.linesearch import strong_wolfe
 
 
@@ -37,6 +46,7 @@ class BfgsState(NamedTuple):
       num_pairs: curvature pairs absorbed since the last reset (0: ``H`` is the identity).
       prev_params, prev_grad: ``x`` and ``g`` of the previous update (zeros before the first).
       evals: evaluations spent by the last update.
+      accepted: the point the last update moved to, with the search's value and gradient.
     """
 
     count: jax.Array
@@ -45,6 +55,7 @@ class BfgsState(NamedTuple):
     prev_params: jax.Array
     prev_grad: jax.Array
     evals: EvalCounts
+    accepted: AcceptedPoint
 
 
 class LbfgsState(NamedTuple):
@@ -58,6 +69,7 @@ class LbfgsState(NamedTuple):
       num_pairs: number of valid pairs (at most ``memory_size``; 0 after a reset).
       prev_params, prev_grad: ``x`` and ``g`` of the previous update.
       evals: evaluations spent by the last update.
+      accepted: the point the last update moved to, with the search's value and gradient.
     """
 
     count: jax.Array
@@ -69,6 +81,7 @@ class LbfgsState(NamedTuple):
     prev_params: jax.Array
     prev_grad: jax.Array
     evals: EvalCounts
+    accepted: AcceptedPoint
 
 
 def _curvature_pair(x, g, state):
@@ -83,8 +96,12 @@ def _curvature_pair(x, g, state):
     return s, y, sy, usable
 
 
-def _wolfe_step(fn, x, g, direction, fresh, value, grad, c1, c2, max_steps):
-    """Strong Wolfe search along ``direction`` (``-g`` if it is not a descent direction)."""
+def _wolfe_step(fn, x, g, direction, fresh, value, grad, c1, c2, max_steps, unravel):
+    """Strong Wolfe search along ``direction`` (``-g`` if it is not a descent direction).
+
+    Returns ``(step, alpha, evals, uphill, accepted)``: the update ``alpha * d``, its length,
+    the evaluations made, whether ``d`` was replaced by ``-g``, and the ``AcceptedPoint``.
+    """
     true_grad = g if grad is None else ravel_pytree(grad)[0].astype(x.dtype)
     uphill = ~(jnp.vdot(true_grad, direction) < 0)
     direction = jnp.where(uphill, -g, direction)
@@ -97,7 +114,8 @@ def _wolfe_step(fn, x, g, direction, fresh, value, grad, c1, c2, max_steps):
     result = strong_wolfe(
         fn, x, direction, value, true_grad, first_trial, c1=c1, c2=c2, max_steps=max_steps
     )
-    return result.step * direction, result.step, extra + result.num_evals, uphill
+    accepted = accepted_point(unravel(result.point), result.value, unravel(result.grad))
+    return result.step * direction, result.step, extra + result.num_evals, uphill, accepted
 
 
 def scale_by_bfgs(
@@ -115,6 +133,7 @@ def scale_by_bfgs(
             prev_params=jnp.zeros_like(x),
             prev_grad=jnp.zeros_like(x),
             evals=eval_counts(),
+            accepted=empty_accepted_point(params),
         )
 
     def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
@@ -139,7 +158,7 @@ def scale_by_bfgs(
         usable = usable & jnp.all(jnp.isfinite(updated))
         h = jnp.where(usable, updated, h)
         num_pairs = state.num_pairs + usable.astype(jnp.int32)
-        step, alpha, evals, uphill = _wolfe_step(
+        step, alpha, evals, uphill, accepted = _wolfe_step(
             fn,
             x,
             g,
@@ -150,6 +169,7 @@ def scale_by_bfgs(
             c1,
             c2,
             max_linesearch_steps,
+            unravel,
         )
         reset = uphill | ~(alpha > 0)
         new_state = BfgsState(
@@ -159,6 +179,7 @@ def scale_by_bfgs(
             prev_params=x,
             prev_grad=g,
             evals=eval_counts(evals, 0),
+            accepted=accepted,
         )
         return unravel(step), new_state
 
@@ -209,6 +230,7 @@ def scale_by_lbfgs(
             prev_params=jnp.zeros_like(x),
             prev_grad=jnp.zeros_like(x),
             evals=eval_counts(),
+            accepted=empty_accepted_point(params),
         )
 
     def update_fn(updates, state, params=None, *, value=None, grad=None, value_fn=None, **extra):
@@ -222,8 +244,8 @@ def scale_by_lbfgs(
         rho_hist = jnp.where(usable, state.rho_history.at[slot].set(1.0 / sy), state.rho_history)
         num_pairs = jnp.minimum(state.num_pairs + usable.astype(jnp.int32), memory_size)
         direction = -_two_loop(g, s_hist, y_hist, rho_hist, newest, num_pairs)
-        step, alpha, evals, uphill = _wolfe_step(
-            fn, x, g, direction, num_pairs == 0, value, grad, c1, c2, max_linesearch_steps
+        step, alpha, evals, uphill, accepted = _wolfe_step(
+            fn, x, g, direction, num_pairs == 0, value, grad, c1, c2, max_linesearch_steps, unravel
         )
         reset = uphill | ~(alpha > 0)
         new_state = LbfgsState(
@@ -236,6 +258,7 @@ def scale_by_lbfgs(
             prev_params=x,
             prev_grad=g,
             evals=eval_counts(evals, 0),
+            accepted=accepted,
         )
         return unravel(step), new_state
 
@@ -253,7 +276,9 @@ def bfgs(
     ``H_{t+1} = (I - rho s y^T) H_t (I - rho y s^T) + rho s s^T``; ``H_0 = I``, rescaled to
     ``(y.s / y.y) I`` before the first update (N&W eq. 6.20).
     Defaults: ``c1=1e-4, c2=0.9`` (N&W's values for quasi-Newton), at most 30 trials.
-    Evaluation count: every line-search trial is one ``value_and_grad`` (``extra_evals``).
+    Evaluation count: every line-search trial is one ``value_and_grad`` (``extra_evals``); the
+    accepted trial is the next iterate's evaluation (reported as ``AcceptedPoint``, so the
+    runner does not evaluate it again), as SciPy's ``nfev``.
     Reference: Nocedal & Wright, Numerical Optimization (2nd ed., 2006), Algorithm 6.1.
     """
     _checks.check_wolfe_constants("bfgs", c1, c2)
@@ -276,7 +301,9 @@ def lbfgs(
     conditions (trial ``a = 1`` first).
     Defaults: ``memory_size=10`` (as ``optax.lbfgs`` and SciPy's L-BFGS-B ``maxcor``),
     ``c1=1e-4, c2=0.9``, at most 30 trials per search.
-    Evaluation count: every line-search trial is one ``value_and_grad`` (``extra_evals``).
+    Evaluation count: every line-search trial is one ``value_and_grad`` (``extra_evals``); the
+    accepted trial is the next iterate's evaluation (reported as ``AcceptedPoint``), as
+    L-BFGS-B's ``nfev``.
     Reference: Nocedal & Wright, Numerical Optimization (2nd ed., 2006), Algorithms 7.4-7.5;
     D. C. Liu, J. Nocedal, Math. Programming 45, 1989.
     """

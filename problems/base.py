@@ -37,6 +37,9 @@ class Problem:
       bounds: per-coordinate ``(low, high)``: the plotting window, or the domain.
       description: one line for `python -m bench list` and the report.
       source: where the formula, the minimum and the start come from.
+      smoothness: L, the largest eigenvalue of the full objective's Hessian over the whole
+        domain (an upper bound where only that is known), or None: gradient descent is
+        stable for learning rates below 2/L, which the report suggests for a grid.
     """
 
     name: str
@@ -50,6 +53,7 @@ class Problem:
     bounds: tuple[tuple[float, float], ...] | None = None
     description: str = ""
     source: str = ""
+    smoothness: float | None = None
 
     def __post_init__(self) -> None:
         if self.x_star is not None:

@@ -79,6 +79,14 @@ def logistic_newton_solve(
     return w, value
 
 
+def _logistic_smoothness(features: np.ndarray, l2: float) -> float:
+    """An upper bound on the largest Hessian eigenvalue of the L2 logistic loss: with
+    A = [X, 1] the Hessian is A^T D A / m + l2 diag(1, .., 1, 0), D = diag(s(1 - s)) <= 1/4,
+    so L <= sigma_max(A)^2 / (4 m) + l2."""
+    rows = np.hstack([features, np.ones((features.shape[0], 1))])
+    return float(np.linalg.norm(rows, 2) ** 2 / (4 * rows.shape[0]) + l2)
+
+
 def logistic(
     dataset: Literal["breast_cancer", "synthetic"] = "breast_cancer",
     l2: float = 1e-3,
@@ -150,6 +158,7 @@ def logistic(
             + ("full batch" if batch_size is None else f"batch {batch_size}")
         ),
         source=source,
+        smoothness=_logistic_smoothness(features, l2),
     )
 
 

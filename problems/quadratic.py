@@ -131,6 +131,7 @@ def quadratic(
         bounds=((-3.0, 3.0),) * dim,
         description=description,
         source="Nocedal & Wright (2006), Numerical Optimization, Sec. 3.3",
+        smoothness=float(condition_number),  # the spectrum's top: H's largest eigenvalue
     )
 
 
@@ -203,4 +204,6 @@ def least_squares(
             + ("full batch" if batch_size is None else f"batch {batch_size}")
         ),
         source="normal equations; diabetes data: Efron et al. (2004), Ann. Statist. 32(2)",
+        # The Hessian X^T X / m everywhere: its largest eigenvalue is sigma_max(X)^2 / m.
+        smoothness=float(np.linalg.norm(features, 2) ** 2 / num_rows),
     )

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import jax
+import numpy as np
 import pytest
 from jax import monitoring
 
@@ -503,3 +504,170 @@ def test_the_processes_exit_2_quickly_without_a_traceback(tmp_path, content, phr
         assert done.returncode == 2, done.stderr
         assert phrase in done.stderr and "Traceback" not in done.stderr
     assert not out.exists()
+
+
+# 10. Repeated grid values --------------------------------------------------------------
+
+
+def _grid_config(tmp_path: Path, rates: str) -> Path:
+    return _config(
+        tmp_path,
+        "problems:\n  - kind: rosenbrock\noptimizers:\n  - kind: momentum\n"
+        f"    learning_rate: 1e-3\n    momentum: {rates}\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("written", "phrases"),
+    [
+        ("[0.1, 0.1]", ["momentum lists 0.1 twice:", "e.g. momentum: [0.1]"]),
+        # PyYAML reads 1e-3 (no dot) as a string; read as a number it is 0.001.
+        (
+            "[1e-3, 0.001]",
+            ["momentum lists 0.001 twice (written '1e-3' and 0.001, both 0.001 as numbers)"],
+        ),
+        ("[1.0e-3, 0.001, 0.5]", ["momentum lists 0.001 twice:", "e.g. momentum: [0.001, 0.5]"]),
+        (
+            "[0.9, 0.5, 0.9, 0.5, 0.9]",
+            ["momentum lists 0.9 3 times; 0.5 twice:", "e.g. momentum: [0.9, 0.5]"],
+        ),
+    ],
+)
+def test_a_grid_that_lists_a_value_twice_is_refused(tmp_path, capsys, written, phrases):
+    config = _grid_config(tmp_path, written)
+    err = _refused(
+        tmp_path,
+        capsys,
+        config,
+        "optimizers[0] (momentum)",
+        *phrases,
+        "each value of a grid is one setting of the sweep, so the values must be distinct",
+        "1 problem)",
+    )
+    assert err.count("\n  - ") == 1  # one paragraph for the entry, however many repeats
+
+
+def test_repeats_are_reported_with_every_other_mistake_at_once(tmp_path, capsys):
+    config = _config(
+        tmp_path,
+        """
+        problems:
+          - kind: rosenbrock
+            dim: 1
+        optimizers:
+          - kind: gd
+            learning_rate: [0.1, 0.1]
+          - kind: adam
+            learning_rate: [1e-3, 1.0e-3]
+            b1: [0.9, 0.9]
+        """,
+    )
+    _refused(
+        tmp_path,
+        capsys,
+        config,
+        "problems[0] (rosenbrock): dim must be >= 2",
+        "optimizers[0] (gd): learning_rate lists 0.1 twice",
+        "optimizers[1] (adam): learning_rate lists 0.001 twice",
+        "optimizers[1] (adam): b1 lists 0.9 twice",
+        "4 problems",
+    )
+
+
+def test_close_but_distinct_grid_values_are_accepted(tmp_path, capsys):
+    _accepted(_grid_config(tmp_path, "[0.999, 0.9999, 0.99999]"), capsys)
+    _accepted(_grid_config(tmp_path, "[1e-3, 1.0000001e-3]"), capsys)
+    suite = load_suite(_grid_config(tmp_path, "[0.999, 0.9999, 0.99999]"))
+    assert suite.optimizers[0].grid["momentum"] == (0.999, 0.9999, 0.99999)
+
+
+# 11. Declared optima of formulas -------------------------------------------------------
+
+HIMMELBLAU = "(x[0]**2 + x[1] - 11)**2 + (x[0] + x[1]**2 - 7)**2"
+# As README.md / configs/default.yaml write them: 9 to 10 significant digits.
+HIMMELBLAU_X_STAR = (
+    "[[3.0, 2.0], [-2.805118087, 3.131312518], [-3.779310253, -3.283185991], "
+    "[3.584428340, -1.848126527]]"
+)
+
+
+def _himmelblau(x: float, y: float) -> float:
+    return (x**2 + y - 11) ** 2 + (x + y**2 - 7) ** 2
+
+
+def _formula_config(tmp_path: Path, entry: str, dtype: str = "float64") -> Path:
+    return _config(
+        tmp_path,
+        f"dtype: {dtype}\nproblems:\n  - kind: expression\n    name: claimed\n{entry}"
+        "optimizers:\n  - kind: gd\n    learning_rate: 1e-3\n",
+    )
+
+
+def _himmelblau_entry(f_star: str = "0.0", x_star: str = HIMMELBLAU_X_STAR) -> str:
+    return (
+        f'    formula: "{HIMMELBLAU}"\n    init: [0.0, 0.0]\n'
+        f"    f_star: {f_star}\n    x_star: {x_star}\n"
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_the_readme_himmelblau_optimum_is_accepted(tmp_path, capsys, dtype):
+    _accepted(_formula_config(tmp_path, _himmelblau_entry(), dtype), capsys)
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_an_f_star_above_the_loss_at_x_star_is_refused(tmp_path, capsys, dtype):
+    assert _himmelblau(3.0, 2.0) == 0.0
+    config = _formula_config(tmp_path, _himmelblau_entry(f_star="1.0"), dtype)
+    _refused(
+        tmp_path,
+        capsys,
+        config,
+        "problems[0] (expression) 'claimed': f_star = 1 is above a value the surface reaches",
+        "the formula is 0 at x_star[0] = (3, 2), 1 below f_star, more than the tolerance "
+        "1e-06 * max(1, |f_star|) = 1e-06",
+        "set f_star to the true minimum (at most 0)",
+        "The same holds at x_star[1], x_star[2], x_star[3] (4 points in all).",
+        "(1 problem)",
+    )
+
+
+def test_a_moved_x_star_is_refused_as_too_high_and_not_stationary(tmp_path, capsys):
+    x_star = HIMMELBLAU_X_STAR.replace("[[3.0, 2.0]", "[[3.1, 2.0]")
+    config = _formula_config(tmp_path, _himmelblau_entry(x_star=x_star))
+    x, y = 3.1, 2.0
+    grad = np.hypot(
+        4 * x * (x**2 + y - 11) + 2 * (x + y**2 - 7), 2 * (x**2 + y - 11) + 4 * y * (x + y**2 - 7)
+    )
+    _refused(
+        tmp_path,
+        capsys,
+        config,
+        f"x_star[0] = (3.1, 2) does not reach f_star = 0: the formula is {_himmelblau(x, y):.12g} "
+        "there",
+        f"x_star[0] = (3.1, 2) is not a stationary point: the gradient there has norm {grad:.3g}",
+        "(2 problems)",
+    )
+
+
+def test_an_f_star_above_the_start_is_refused_and_a_correct_one_accepted(tmp_path, capsys):
+    shifted = '    formula: "(x[0] - 1)**2 - 5"\n    init: [0.0]\n'
+    assert (0.0 - 1) ** 2 - 5 == -4.0  # the start's loss, below the claimed f* = 0
+    _refused(
+        tmp_path,
+        capsys,
+        _formula_config(tmp_path, shifted + "    f_star: 0\n"),
+        "'claimed': f_star = 0 is above a value the surface reaches: the formula is -4 at the "
+        "start init = (0), 4 below f_star",
+        "f_star must be a lower bound of the formula",
+    )
+    _accepted(_formula_config(tmp_path, shifted + "    f_star: -5\n"), capsys)
+    _accepted(_formula_config(tmp_path, shifted + "    f_star: -5\n    x_star: [1.0]\n"), capsys)
+
+
+def test_bench_check_still_reports_a_wrong_claim_in_full(tmp_path, capsys):
+    # validate refuses it; `bench check` loads it anyway and prints its own diagnosis.
+    config = _formula_config(tmp_path, _himmelblau_entry(f_star="1.0"))
+    assert main(["check", str(config)]) == 1
+    out = capsys.readouterr().out
+    assert "failed: value |loss(x*) - f*| 1 > 1e-08" in out

@@ -292,3 +292,56 @@ def test_backtracking_stops_once_its_steps_fall_below_rounding():
     expected = int(np.floor(np.log2(1e-12 / threshold))) + 1
     assert counted.calls == int(result.num_evals) == expected == 9
     assert float(result.step) == 0.0 and bool(result.stalled)
+
+
+# ------------------------------------------------------------------------- the returned point
+
+
+class Recorded:
+    """Wraps a function; keeps every point it was called at (through a host callback, which
+    sees the primal value also under differentiation)."""
+
+    def __init__(self, fn):
+        self.fn, self.points = fn, []
+
+    def __call__(self, x):
+        jax.debug.callback(lambda p: self.points.append(np.asarray(p).copy()), x)
+        return self.fn(x)
+
+
+@pytest.mark.parametrize(("problem", "init_step"), [*COUNTED, (PROBLEMS[4], 1.0)])
+def test_returned_point_is_the_evaluated_array_with_its_value_and_gradient(problem, init_step):
+    """``point`` is bitwise one of the arrays the search evaluated (the last one it kept), and
+    value and gradient are fn's there: a caller moving to ``point`` needs no evaluation.
+    Armijo given ``grad`` evaluates value and gradient at each trial and returns both."""
+    fn, point, direction = problem
+    x, value, grad, d = setup(fn, point, direction)
+    searches = {
+        "wolfe": lambda f: strong_wolfe(f, x, d, value, grad, init_step, c1=1e-4, c2=0.1),
+        "armijo": lambda f: backtracking_armijo(f, x, d, value, grad @ d, init_step, grad=grad),
+        "exact": lambda f: exact_linesearch(f, x, d, value, grad),
+    }
+    for name, search in searches.items():
+        recorded = Recorded(fn)
+        with jax.disable_jit():
+            result = search(recorded)
+        assert int(result.num_evals) == len(recorded.points), name
+        assert any(np.array_equal(result.point, p) for p in recorded.points), name
+        np.testing.assert_allclose(result.point, x + result.step * d, rtol=1e-15, atol=1e-15)
+        f_p, g_p = jax.value_and_grad(fn)(result.point)
+        np.testing.assert_allclose(float(result.value), float(f_p), rtol=1e-13, err_msg=name)
+        np.testing.assert_allclose(result.grad, g_p, rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+def test_a_search_that_does_not_move_returns_the_start_with_its_value_and_gradient():
+    """Step 0 (ascent direction): ``point`` is x itself, value and gradient the given ones."""
+    x, value, grad, d = setup(rosenbrock, [-1.2, 1.0], "-g")
+    for result in (
+        strong_wolfe(rosenbrock, x, -d, value, grad),
+        backtracking_armijo(rosenbrock, x, -d, value, grad @ -d, grad=grad),
+    ):
+        assert float(result.step) == 0.0 and int(result.num_evals) == 0
+        assert np.array_equal(result.point, x) and float(result.value) == float(value)
+        assert np.array_equal(result.grad, grad)
+    # Without ``grad`` Armijo evaluates values only and returns no gradient.
+    assert backtracking_armijo(rosenbrock, x, d, value, grad @ d).grad is None

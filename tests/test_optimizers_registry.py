@@ -18,6 +18,7 @@ import optax
 import pytest
 
 from optimizers import HAND_WRITTEN, OPTAX_ALIAS_NAMES, OPTIMIZERS, Optimizer
+from optimizers.base import accepted_point_in_state
 from optimizers.compose import accepts_schedule, build_transform
 from optimizers.schedules import SCHEDULES
 
@@ -381,3 +382,72 @@ def test_schedule_is_refused_with_a_clear_error(name, hyperparams, message):
 def test_bad_clip_norm_is_refused():
     with pytest.raises(ValueError, match="clip_norm"):
         build_transform(OPTIMIZERS["gd"], {"learning_rate": 0.1}, clip_norm=-1.0)
+
+
+# ------------------------------------------------------------------------- accepted points
+
+
+def _statics(entry):
+    """The static settings that change what an entry's state holds: its search switch."""
+    if entry.line_search_argument is None:
+        return [{}]
+    return [{}, {entry.line_search_argument: True}, {entry.line_search_argument: False}]
+
+
+@pytest.mark.filterwarnings("ignore:Specifying a key will be required")
+@pytest.mark.filterwarnings("ignore:`optimistic_adam` is deprecated")
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_reports_accepted_point_is_what_the_state_holds(name):
+    """The declared capability and the record the runner finds by type agree, on the bare
+    transform and through build_transform's clipping (and schedule, where accepted)."""
+    entry = OPTIMIZERS[name]
+    for static in _statics(entry):
+        expected = entry.reports_accepted_point and entry.deterministic_only_for(static)
+        hyperparams = with_learning_rate(entry, static)
+        for tx in (bare(entry, hyperparams), composed(entry, hyperparams, 0.5)):
+            found = accepted_point_in_state(tx.init(X0))
+            assert (found is not None) is expected, (static, found)
+
+
+@pytest.mark.parametrize(
+    ("name", "static"),
+    [
+        ("bfgs", {}),
+        ("lbfgs", {"memory_size": 2}),
+        ("cg", {}),
+        ("cg", {"linesearch": "exact"}),
+        ("newton", {"linesearch": True}),
+        ("newton_cg", {}),
+    ],
+)
+@pytest.mark.parametrize("clip_norm", [None, 0.5])  # 0.5 binds at X0 (|g| ~ 1.6)
+def test_accepted_point_is_the_step_with_its_value_and_gradient(name, static, clip_norm):
+    """The reported point is the update's step (x + updates, up to the rounding of that sum),
+    and its value and gradient are the objective's there, also when clipping shortens the
+    gradient going in (the search starts from the true value and gradient)."""
+    entry = OPTIMIZERS[name]
+    tx = build_transform(entry, static, clip_norm=clip_norm)
+
+    @jax.jit
+    def step(x, value, grad, state):
+        updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=loss)
+        return optax.apply_updates(x, updates), state
+
+    x, state = X0, tx.init(X0)
+    value, grad = jax.value_and_grad(loss)(x)
+    for _ in range(4):
+        x_applied, state = step(x, value, grad, state)
+        record = accepted_point_in_state(state)
+        np.testing.assert_allclose(record.params, x_applied, rtol=1e-15, atol=1e-15)
+        fresh_value, fresh_grad = jax.value_and_grad(loss)(record.params)
+        np.testing.assert_allclose(record.value, fresh_value, rtol=1e-13)
+        np.testing.assert_allclose(record.grad, fresh_grad, rtol=1e-12, atol=1e-14)
+        assert not np.array_equal(record.params, x)  # it moved
+        # As the runner does: the next update starts from the reported point.
+        x, value, grad = record.params, record.value, record.grad
+
+
+def test_two_reported_points_in_one_state_are_refused():
+    tx = optax.chain(OPTIMIZERS["bfgs"].factory(), OPTIMIZERS["cg"].factory())
+    with pytest.raises(ValueError, match="AcceptedPoint"):
+        accepted_point_in_state(tx.init(X0))

@@ -16,6 +16,7 @@ import pytest
 import scipy.optimize
 
 from optimizers import OPTIMIZERS
+from optimizers.base import accepted_point_in_state
 
 
 def rosenbrock(x):
@@ -282,6 +283,59 @@ def test_count_evals_equals_value_fn_calls(name, kwargs):
             x = optax.apply_updates(x, updates)
     assert float(rosenbrock(x)) < float(rosenbrock(rosenbrock_start(2)))
     assert total >= 3  # at least one trial (or HVP) per step was made, and counted
+
+
+@pytest.mark.parametrize(
+    ("name", "kwargs"),
+    [
+        ("newton", {"linesearch": True}),
+        ("newton", {}),
+        ("newton_cg", {}),
+        ("bfgs", {}),
+        ("lbfgs", {"memory_size": 2}),
+        ("cg", {}),
+        ("cg", {"linesearch": "exact", "variant": "fletcher_reeves"}),
+        ("optax.lbfgs", {}),
+    ],
+)
+def test_runner_convention_every_call_is_counted_once(name, kwargs):
+    """The loop the runner runs, with a Python-side count of every call of the objective,
+    the runner's own look-ahead included: where the state reports the accepted point
+    (``AcceptedPoint``) the next iterate and its value and gradient are taken from it and
+    nothing is evaluated again; otherwise the look-ahead evaluates ``x_{t+1}`` (one call).
+    So calls == sum(extra + hessian) + look-aheads, with no look-ahead for a reporting entry.
+    """
+    calls = [0]
+
+    def counted(x):
+        calls[0] += 1
+        return rosenbrock(x)
+
+    entry = OPTIMIZERS[name]
+    tx = entry.factory(**kwargs)
+    x = rosenbrock_start(2)
+    state = tx.init(x)
+    reports = accepted_point_in_state(state) is not None
+    assert reports is (entry.reports_accepted_point and entry.deterministic_only_for(kwargs))
+    counted_evals, look_aheads = 0, 0
+    with jax.disable_jit():
+        value, grad = jax.value_and_grad(counted)(x)
+        calls[0] = 0  # the start, which the runner does not count
+        for _ in range(4):
+            updates, state = tx.update(grad, state, x, value=value, grad=grad, value_fn=counted)
+            extra, hessian = entry.count_evals(state)
+            counted_evals += int(extra) + int(hessian)
+            record = accepted_point_in_state(state)
+            if record is None:
+                x = optax.apply_updates(x, updates)
+                value, grad = jax.value_and_grad(counted)(x)
+                look_aheads += 1
+            else:
+                x, value, grad = record.params, record.value, record.grad
+    assert calls[0] == counted_evals + look_aheads
+    assert look_aheads == (0 if reports else 4)
+    assert float(value) == pytest.approx(float(rosenbrock(x)), rel=1e-13)
+    assert float(value) < float(rosenbrock(rosenbrock_start(2)))
 
 
 # ------------------------------------------------------------------------------- validation

@@ -17,40 +17,26 @@ from bench.plots import (
     evals_grid,
     evals_matrix,
     optimizer_styles,
+    setting_label,
     steps_matrix,
-    with_settings,
 )
 
 INF = np.inf
 
 
-def test_curves_get_the_setting_label_of_runs_nan_keys_included():
-    curves = pd.DataFrame(
-        {
-            "problem": "p",
-            "optimizer": ["gd", "gd", "newton"],
-            "seed": 0,
-            "step": 0,
-            "loss": 1.0,
-            "gap": 1.0,
-            "grad_norm": 1.0,
-            "dist": 1.0,
-            "evals": 0,
-            "learning_rate": [0.1, 0.01, np.nan],
-        }
-    )
-    runs = pd.DataFrame(
-        {
-            "problem": "p",
-            "optimizer": ["gd", "gd", "newton"],
-            "seed": 0,
-            "learning_rate": [0.01, 0.1, np.nan],
-            "setting": ["learning_rate=0.01", "learning_rate=0.1", "default"],
-            "status": "converged",
-        }
-    )
-    labelled = with_settings(curves, runs)
-    assert labelled["setting"].tolist() == ["learning_rate=0.1", "learning_rate=0.01", "default"]
+def test_a_setting_index_reads_its_label_from_the_table_metadata():
+    metadata = {"optimizers": {"adam": {"setting_labels": ["b2=0.999", "b2=0.9999"]}}}
+    assert setting_label(metadata, "adam", np.int64(1)) == "b2=0.9999"
+    assert setting_label(metadata, "adam", 5) == "setting 5"  # never an IndexError
+    assert setting_label({}, "gd", 0) == "setting 0"
+
+
+def test_two_learning_rate_curves_that_diverged_everywhere_are_not_called_equal():
+    rates = np.array([1e-3, 1e-2, 1e-1])
+    undrawn = np.stack([rates, np.full(3, np.nan)])
+    assert _same_as(undrawn, [("gd", undrawn.copy())]) is None
+    drawn = np.stack([rates, np.array([1.0, 0.5, np.nan])])
+    assert _same_as(drawn, [("gd", drawn.copy())]) == "gd"
 
 
 def _lane(seed: int, evals: list[int], gaps: list[float]) -> pd.DataFrame:
@@ -167,7 +153,7 @@ def test_every_diverged_learning_rate_gets_a_row_per_entry():
             "key": 0.0,
             "steps_to_target": np.nan,
             "evals_to_target": np.nan,
-            "grid_index": range(5),
+            "setting": range(5),
         }
     )
     rows = diverged_learning_rates(summary)

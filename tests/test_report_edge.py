@@ -24,6 +24,7 @@ from test_report_synthetic import build
 from bench import plots
 from bench.plots import GAP_FLOOR, error_bars, problem_fingerprint, read_manifest
 from bench.report import ReportBuild, build_report, write_report
+from bench.results.environment import SCHEMA_VERSION
 from bench.results.loaded import load_results
 from bench.results.parquet import read_table, write_table
 from bench.summary import comparison
@@ -40,7 +41,7 @@ def _label(lr: float | None) -> str:
     return "default" if lr is None else f"learning_rate={lr:.3g}"
 
 
-def _run_row(problem, optimizer, lr, seed, losses, f_star, target) -> dict:
+def _run_row(problem, optimizer, lr, seed, losses, f_star, target, setting=0) -> dict:
     losses = np.asarray(losses, dtype=np.float64)
     finite = np.isfinite(losses)
     gaps = losses - f_star if f_star is not None else np.full(losses.shape, np.nan)
@@ -62,7 +63,9 @@ def _run_row(problem, optimizer, lr, seed, losses, f_star, target) -> dict:
         "evals": 2 * (len(losses) - 1),
         "compile_s": 0.5,
         "run_s": 0.01,
-        "setting": _label(lr),
+        "setting": setting,
+        "setting_label": _label(lr),
+        "seeds_identical": False,
         "best_gap": best - f_star if f_star is not None else np.nan,
         "final_grad_norm": 1.0,
         "final_dist": np.nan,
@@ -88,6 +91,14 @@ def write_suite(
     reason) cells that hold no result."""
     curves, runs = [], []
     grids: dict[str, list[float]] = {}
+    for _, optimizer, lr, _, _ in lanes:
+        grid = grids.setdefault(optimizer, [])
+        if lr is not None and lr not in grid:
+            grid.append(lr)
+
+    def index(optimizer: str, lr: float | None) -> int:
+        return 0 if lr is None else grids[optimizer].index(lr)
+
     seeds = sorted({lane[3] for lane in lanes})
     for problem, optimizer, lr, seed, losses in lanes:
         f_star = problems[problem].get("f_star")
@@ -98,6 +109,7 @@ def write_suite(
                 {
                     "problem": problem,
                     "optimizer": optimizer,
+                    "setting": index(optimizer, lr),
                     "seed": seed,
                     "step": steps,
                     "loss": losses,
@@ -109,10 +121,11 @@ def write_suite(
                 }
             )
         )
-        runs.append(_run_row(problem, optimizer, lr, seed, losses, f_star, target or TARGET))
-        grid = grids.setdefault(optimizer, [])
-        if lr is not None and lr not in grid:
-            grid.append(lr)
+        runs.append(
+            _run_row(
+                problem, optimizer, lr, seed, losses, f_star, target or TARGET, index(optimizer, lr)
+            )
+        )
     for problem, optimizer, status, reason in failed:
         grids.setdefault(optimizer, [])
         for seed in seeds:
@@ -121,13 +134,16 @@ def write_suite(
                     "problem": problem,
                     "optimizer": optimizer,
                     "seed": seed,
-                    "setting": "default",
+                    "setting": 0,
+                    "setting_label": "default",
                     "status": status,
                     "steps": 0,
                     "reason": reason,
                 }
             )
     metadata = {
+        "environment": {"schema_version": SCHEMA_VERSION},
+        "hyperparameters": ["learning_rate"],
         "suite": {
             "name": "edge",
             "steps": max(len(lane[4]) for lane in lanes) - 1,
@@ -152,6 +168,8 @@ def write_suite(
                 "kind": name,
                 "grid": {"learning_rate": grid} if grid else {},
                 "sweeps": ["learning_rate"] if grid else [],
+                "setting_labels": [_label(lr) for lr in grid] if grid else ["default"],
+                "default_index": None,
                 "default_setting": None,
                 "description": "",
             }
@@ -171,7 +189,7 @@ def write_suite(
                         {
                             "problem": problem,
                             "optimizer": optimizer,
-                            "setting": _label(lr),
+                            "setting": index(optimizer, lr),
                             "role": "best",
                             "seed": seed,
                             "step": np.arange(len(losses)),
@@ -544,7 +562,8 @@ def test_one_seed_one_setting_converged_at_the_start(tmp_path: Path):
     assert "1 problems x 1 optimizer entries; 5 steps per run; 1 seed (0);" in text
     row = next(ln for ln in _section(out, "at-min").splitlines() if ln.startswith("| 1 | gd"))
     cells = row.split(" | ")
-    assert cells[4] == "0.00e+00 [0.00e+00, 0.00e+00]" and cells[6] == "0" and cells[8] == "1/1"
+    # An exact zero gap is below float64's rounding floor: it prints as such.
+    assert cells[4] == "≤ 1e-12" and cells[6] == "0" and cells[8] == "1/1"
     assert "over 1 seed at the tuned setting" in text
 
 
@@ -598,8 +617,7 @@ problems:
     name: wrongstar
     formula: "x[0]**2 + x[1]**2"
     init: [1.0, 1.0]
-    f_star: 1.0
-    x_star: [[0.0, 0.0]]
+    f_star: 1.0   # too high, but no x_star: validation cannot tell, the runs do
 optimizers:
   - kind: gd
     learning_rate: [0.5, 1.0]

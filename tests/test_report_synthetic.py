@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from bench.results.columns import ladder_column
+from bench.results.environment import SCHEMA_VERSION
 from bench.results.parquet import write_table
 from bench.summary import best_settings
 
@@ -196,8 +197,10 @@ def build(
                         {
                             "problem": name,
                             "optimizer": opt,
+                            "setting": 0,
                             "seed": seed,
-                            "setting": "default",
+                            "setting_label": "default",
+                            "seeds_identical": False,
                             "status": "skipped",
                             "steps": steps,
                             "reason": "needs a dense Hessian; dim 20 is above max_hessian_dim 10",
@@ -206,12 +209,12 @@ def build(
                 continue
             cell_runs, lanes = [], {}
             compile_s = 0.4 + 0.01 * len(opt)
-            for lr in grid or [None]:
+            for index, lr in enumerate(grid or [None]):
                 for seed in seeds:
                     rec, hits, evals, hess, div = simulate(
                         problem, method, lr or 0.0, seed, steps, record
                     )
-                    lanes[(_label(lr), seed)] = rec
+                    lanes[(index, seed)] = rec
                     loss = np.asarray(rec["loss"])
                     gap = (
                         loss - problem["f_star"] if problem["f_star"] is not None else loss * np.nan
@@ -220,6 +223,7 @@ def build(
                         {
                             "problem": name,
                             "optimizer": opt,
+                            "setting": index,
                             "seed": seed,
                             "step": record,
                             "loss": loss,
@@ -252,7 +256,9 @@ def build(
                         "evals": evals,
                         "compile_s": compile_s,
                         "run_s": 0.05,
-                        "setting": _label(lr),
+                        "setting": index,
+                        "setting_label": _label(lr),
+                        "seeds_identical": False,
                         "best_gap": best_loss - problem["f_star"]
                         if problem["f_star"] is not None
                         else np.nan,
@@ -271,7 +277,8 @@ def build(
             runs += cell_runs
             cell = pd.DataFrame(cell_runs)
             best = best_settings(cell, {name: {"f_star": problem["f_star"]}})["setting"].iloc[0]
-            roles = [("best", best)] + ([("default", default)] if default else [])
+            labels = [_label(lr) for lr in grid or [None]]
+            roles = [("best", best)] + ([("default", labels.index(default))] if default else [])
             for role, label in roles:
                 for seed in seeds:
                     rec = lanes[(label, seed)]
@@ -325,6 +332,7 @@ def build(
                 )
             )
     metadata = {
+        "hyperparameters": ["learning_rate"],
         "environment": {
             "python": "3.11.9",
             "jax": "0.10.2",
@@ -335,7 +343,7 @@ def build(
             "x64": True,
             "platform": "Linux-x86_64",
             "git_commit": "0123abc",
-            "schema_version": 2,
+            "schema_version": SCHEMA_VERSION,
         },
         "suite": {
             "name": "synthetic",
@@ -368,6 +376,10 @@ def build(
                 "schedule": None,
                 "clip_norm": None,
                 "sweeps": ["learning_rate"] if grid else [],
+                "setting_labels": [_label(lr) for lr in grid or [None]],
+                "default_index": None
+                if default is None
+                else [_label(lr) for lr in grid or [None]].index(default),
                 "default_setting": default,
                 "description": f"{method} (simulated in numpy)",
             }

@@ -1,8 +1,12 @@
 """The runner: one compile per cell, vmapped lanes equal a plain Python loop, divergence is
-data. The problems and transformations here are written in the test (Optax's own sgd/adam),
-so the runner is checked against code it does not share."""
+data, a reported accepted point is adopted without a second evaluation. The problems and
+transformations here are written in the test (Optax's own sgd/adam, a descent that reports
+its new point), so the runner is checked against code it does not share."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -14,6 +18,7 @@ from scipy.optimize import rosen
 
 from bench.run.cell import run_cell
 from bench.run.kernel import Recording, record_grid
+from optimizers.base import AcceptedPoint
 from problems.base import Problem, fixed_start, normal_start
 
 
@@ -312,3 +317,75 @@ def test_chunked_lanes_equal_one_batch_and_compile_once():
     assert chunked.chunks == 4  # 15 lanes at most 4 at once: 4 chunks of 4 (one padded)
     np.testing.assert_array_equal(chunked.loss, whole.loss)
     np.testing.assert_array_equal(chunked.hit_step, whole.hit_step)
+
+
+class _Reported(NamedTuple):
+    accepted: AcceptedPoint
+
+
+def _reporting_descent(h):
+    """Gradient descent that evaluates its new point itself and reports it (AcceptedPoint).
+
+    The reported point is deliberately NOT x + updates: the update returns half the step, the
+    record holds the whole one. A runner that adopts the record follows the whole step (and
+    its value and gradient); one that applied the updates would take half steps.
+    """
+    lr = h["learning_rate"]
+
+    def init(params):
+        zeros = jnp.zeros_like(params)
+        return _Reported(AcceptedPoint(zeros, jnp.zeros((), params.dtype), zeros))
+
+    def update(updates, state, params=None, *, value_fn=None, **extra):
+        new = params - lr * updates
+        value, grad = jax.value_and_grad(value_fn)(new)
+        return -0.5 * lr * updates, _Reported(AcceptedPoint(new, value, grad))
+
+    return optax.GradientTransformationExtraArgs(init, update)
+
+
+def _one_eval(state):  # the update's own evaluation of its new point
+    return jnp.ones((), jnp.int32), jnp.zeros((), jnp.int32)
+
+
+def test_a_reported_accepted_point_is_adopted_and_not_evaluated_again():
+    steps, rate = 12, 0.1
+    grid = record_grid(steps)
+    result = run_cell(
+        BOWL,
+        _reporting_descent,
+        _one_eval,
+        [{"learning_rate": rate}],
+        [0],
+        Recording(grid, path=True),
+    )
+    init_key, _ = jax.random.split(jax.random.key(0))
+    x = BOWL.init(init_key)
+    expected_x, expected_loss = [x], [float(BOWL.objective(x))]
+    for _ in range(steps):
+        x = x - rate * jax.grad(BOWL.objective)(x)  # the whole step: the reported point
+        expected_x.append(x)
+        expected_loss.append(float(BOWL.objective(x)))
+    np.testing.assert_allclose(result.x[0, 0], np.stack(expected_x), rtol=1e-13)
+    np.testing.assert_allclose(result.loss[0, 0], expected_loss, rtol=1e-12)
+    # One evaluation per step, the update's own: no look-ahead counted on top of it.
+    np.testing.assert_array_equal(result.evals[0, 0], grid)
+
+
+def test_a_reported_accepted_point_is_ignored_on_a_stochastic_problem():
+    """On a stochastic problem the look-ahead belongs to the next batch: the runner applies
+    the updates (the half step here) and evaluates, one evaluation more per step."""
+    twin = dataclasses.replace(BOWL, data=jnp.zeros(()), sample=lambda data, key: data)
+    steps, rate = 12, 0.1
+    grid = record_grid(steps)
+    result = run_cell(
+        twin, _reporting_descent, _one_eval, [{"learning_rate": rate}], [0], Recording(grid)
+    )
+    init_key, _ = jax.random.split(jax.random.key(0))
+    x = twin.init(init_key)
+    expected_loss = [float(twin.objective(x))]
+    for _ in range(steps):
+        x = x - 0.5 * rate * jax.grad(twin.objective)(x)  # the updates: half steps
+        expected_loss.append(float(twin.objective(x)))
+    np.testing.assert_allclose(result.loss[0, 0], expected_loss, rtol=1e-12)
+    np.testing.assert_array_equal(result.evals[0, 0], 2 * grid)

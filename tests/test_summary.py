@@ -21,16 +21,21 @@ INF = np.inf
 
 
 def _runs(rows: list[tuple]) -> pd.DataFrame:
-    """rows: (problem, optimizer, setting, seed, final_gap or 'diverged', steps_to_target)."""
+    """rows: (problem, optimizer, setting label, seed, final_gap or 'diverged',
+    steps_to_target). A label's setting index is its order of first appearance in its
+    (problem, optimizer) cell, as a grid's order would give it."""
     records = []
+    indices: dict[tuple[str, str], dict[str, int]] = {}
     for problem, optimizer, setting, seed, gap, steps in rows:
         diverged = gap == "diverged"
+        cell = indices.setdefault((problem, optimizer), {})
         records.append(
             {
                 "problem": problem,
                 "optimizer": optimizer,
                 "seed": seed,
-                "setting": setting,
+                "setting": cell.setdefault(setting, len(cell)),
+                "setting_label": setting,
                 "learning_rate": float(setting.split("=")[1]) if "=" in setting else np.nan,
                 "status": "diverged"
                 if diverged
@@ -48,6 +53,7 @@ def _runs(rows: list[tuple]) -> pd.DataFrame:
     return pd.DataFrame(records)
 
 
+HYPER = ["learning_rate"]
 PROBLEMS = {"p": {"f_star": 1.0, "dim": 2}, "q": {"f_star": 1.0, "dim": 4}}
 
 
@@ -57,8 +63,8 @@ def test_a_setting_that_diverges_on_most_seeds_loses():
     rows += [("p", "gd", "lr=0.1", s, "diverged", np.nan) for s in (2, 3, 4)]
     rows += [("p", "gd", "lr=0.01", s, 1e-3, np.nan) for s in range(5)]
     best = best_settings(_runs(rows), PROBLEMS)
-    assert best["setting"].tolist() == ["lr=0.01"]
-    summary = setting_summary(_runs(rows), PROBLEMS).set_index("setting")
+    assert best["setting_label"].tolist() == ["lr=0.01"]
+    summary = setting_summary(_runs(rows), PROBLEMS).set_index("setting_label")
     assert summary.loc["lr=0.1", "final_median"] == INF
     assert summary.loc["lr=0.1", "diverged"] == 3
     assert summary.loc["lr=0.01", "final_median"] == pytest.approx(1e-3)
@@ -69,7 +75,7 @@ def test_two_divergent_seeds_of_five_do_not_disqualify():
     rows += [("p", "gd", "lr=0.1", s, "diverged", np.nan) for s in (3, 4)]
     rows += [("p", "gd", "lr=0.01", s, 1e-3, np.nan) for s in range(5)]
     best = best_settings(_runs(rows), PROBLEMS)
-    assert best["setting"].tolist() == ["lr=0.1"]
+    assert best["setting_label"].tolist() == ["lr=0.1"]
     assert best["final_median"].iloc[0] == pytest.approx(3e-9)
     assert best["final_q75"].iloc[0] == INF  # between 3e-9 and a diverged run
 
@@ -79,11 +85,11 @@ def test_gaps_below_resolution_tie_and_fewer_steps_win():
     # gets there in fewer steps: the protocol picks the faster one.
     rows = [("p", "gd", "lr=0.01", s, 1e-15, 80) for s in range(3)]
     rows += [("p", "gd", "lr=0.1", s, 5e-13, 20) for s in range(3)]
-    assert best_settings(_runs(rows), PROBLEMS)["setting"].tolist() == ["lr=0.1"]
+    assert best_settings(_runs(rows), PROBLEMS)["setting_label"].tolist() == ["lr=0.1"]
     # Above the resolution the gap decides, whatever the steps.
     rows = [("p", "gd", "lr=0.01", s, 1e-9, 80) for s in range(3)]
     rows += [("p", "gd", "lr=0.1", s, 5e-9, 20) for s in range(3)]
-    assert best_settings(_runs(rows), PROBLEMS)["setting"].tolist() == ["lr=0.01"]
+    assert best_settings(_runs(rows), PROBLEMS)["setting_label"].tolist() == ["lr=0.01"]
 
 
 def test_exact_ties_keep_grid_order_and_share_a_rank():
@@ -93,7 +99,7 @@ def test_exact_ties_keep_grid_order_and_share_a_rank():
     rows += [("p", "c", "default", s, 1e-3, np.nan) for s in range(3)]
     best = best_settings(_runs(rows), PROBLEMS)
     assert best["optimizer"].tolist() == ["a", "b", "c"]
-    assert best["setting"].tolist() == ["lr=0.5", "default", "default"]  # first in the grid
+    assert best["setting_label"].tolist() == ["lr=0.5", "default", "default"]  # first in the grid
     assert best["rank"].tolist() == [1, 1, 3]
 
 
@@ -125,7 +131,7 @@ def test_failed_cells_are_left_out_like_skipped_ones_and_listed_with_their_reaso
             "problem": "p",
             "optimizer": ["b", "b", "c", "c", "d"],
             "seed": [0, 1, 0, 1, 0],
-            "setting": "default",
+            "setting": 0,
             "status": ["error", "error", "timeout", "timeout", "skipped"],
             "reason": [
                 "ValueError: bad",
@@ -167,9 +173,15 @@ def test_comparison_puts_the_default_beside_the_tuned_setting():
     rows = [("p", "gd", "lr=0.1", s, 1e-8, 30) for s in range(3)]
     rows += [("p", "gd", "lr=0.01", s, 1e-2, np.nan) for s in range(3)]
     rows += [("p", "adam", "lr=0.1", s, 1e-4, np.nan) for s in range(3)]
-    metadata = _metadata({"gd": {"default_setting": "lr=0.01"}, "adam": {"default_setting": None}})
+    metadata = _metadata(
+        {
+            "gd": {"default_setting": "lr=0.01", "default_index": 1},
+            "adam": {"default_setting": None, "default_index": None},
+        }
+    )
     table = comparison(_runs(rows), metadata).set_index("optimizer")
-    assert table.loc["gd", "setting"] == "lr=0.1"
+    assert table.loc["gd", "setting_label"] == "lr=0.1"
+    assert not table.loc["gd", "default_is_tuned"]
     assert table.loc["gd", "default_setting"] == "lr=0.01"
     assert table.loc["gd", "default_final_median"] == pytest.approx(1e-2)
     assert table.loc["gd", "grid_runs"] == 6
@@ -182,7 +194,9 @@ def test_overview_counts_problems_solved_and_wins():
     rows += [("p", "b", "default", s, 1e-8, 40) for s in range(3)]
     rows += [("q", "a", "default", s, 1e-2, np.nan) for s in range(3)]
     rows += [("q", "b", "default", s, 1e-9, 50) for s in range(3)]
-    metadata = _metadata({"a": {"default_setting": "default"}, "b": {"default_setting": None}})
+    metadata = _metadata(
+        {"a": {"default_setting": "default", "default_index": 0}, "b": {"default_setting": None}}
+    )
     table = comparison(_runs(rows), metadata)
     summary = overview(table, metadata).set_index("optimizer")
     assert summary.loc["a", "solved"] == 1 and summary.loc["b", "solved"] == 2
@@ -197,7 +211,7 @@ def test_overview_counts_problems_solved_and_wins():
 def test_a_problem_where_every_cell_was_skipped():
     rows = _runs([("p", "a", "default", 0, 1e-3, np.nan)])
     rows = rows.assign(status="skipped", final_gap=np.nan, final_loss=np.nan)
-    metadata = _metadata({"a": {"default_setting": "default"}})
+    metadata = _metadata({"a": {"default_setting": "default", "default_index": 0}})
     table = comparison(rows, metadata)
     assert table.empty
     summary = overview(table, metadata)

@@ -2,7 +2,9 @@
 
 Every mistake in a config is collected, not just the first: the user sees the whole list at
 once, each with the entry's position and a did-you-mean, before anything is compiled or
-written. The factories' signatures are the schema (see ``bench.config.schema``).
+written. The factories' signatures are the schema (see ``bench.config.schema``). Beyond the
+types and ranges: a grid may not list one value twice, and an ``expression``'s declared
+minimum is tested against its formula (in numpy float64: validation compiles nothing).
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from bench.config.names import slug_collisions, suite_name_problem
 from bench.config.reading import MAX_CONFIG_BYTES, decode_config, parse_config_yaml
@@ -27,6 +31,7 @@ from optimizers import OPTIMIZERS
 from optimizers.schedules import SCHEDULES
 from problems import PROBLEMS, Problem
 from problems.base import renamed, with_init_noise, with_start
+from problems.expression_optimum import declared_optimum_problems
 
 TOP_LEVEL_KEYS = (
     "name",
@@ -95,14 +100,19 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load_suite(path: str | Path, *, check_resources: bool = True) -> Suite:
+def load_suite(
+    path: str | Path, *, check_resources: bool = True, check_optimum: bool = True
+) -> Suite:
     """Read and check ``path``; raise ConfigError with every problem found.
 
     With ``check_resources``, also refuse cells that cannot fit this machine
     (``bench.run.preflight.resource_errors``, once the config itself is valid).
+    ``check_optimum`` (see ``build_suite``): `validate` and `run` load with it; `bench
+    check` loads without, since it tests a declared optimum itself, in full (Hessian
+    included), and must get to report a wrong one rather than be refused by the cheap test.
     """
     raw = read_yaml(path)
-    suite = build_suite(raw, source=str(path))
+    suite = build_suite(raw, source=str(path), check_optimum=check_optimum)
     if check_resources:
         # Imported here: the runner's modules are not needed to read a config.
         from bench.run.preflight import resource_errors
@@ -113,8 +123,14 @@ def load_suite(path: str | Path, *, check_resources: bool = True) -> Suite:
     return suite
 
 
-def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
-    """Check a parsed config and build its problems and optimizer settings."""
+def build_suite(
+    raw: Mapping[str, Any], source: str = "<config>", *, check_optimum: bool = True
+) -> Suite:
+    """Check a parsed config and build its problems and optimizer settings.
+
+    With ``check_optimum``, an ``expression`` problem's declared ``f_star`` / ``x_star`` is
+    tested against its formula (``_optimum_errors``: no JAX, nothing compiled).
+    """
     errors: list[str] = []
     errors += check_keys(raw, list(TOP_LEVEL_KEYS), f"{source}: top level")
 
@@ -169,7 +185,7 @@ def build_suite(raw: Mapping[str, Any], source: str = "<config>") -> Suite:
 
     # Problems are built under the suite's dtype: float64 constants stay float64 only in x64.
     set_dtype(dtype)
-    problems = _build_problems(raw.get("problems"), source, errors)
+    problems = _build_problems(raw.get("problems"), source, errors, check_optimum)
     optimizers = _build_optimizers(raw.get("optimizers"), source, len(seeds), errors)
 
     if errors:
@@ -316,6 +332,9 @@ def _coerce_arguments(
                 errors.append(f"{where}: {problems[0]}.")
             else:
                 grid[key] = tuple(v for v, _ in converted)
+                repeated = _repeated_values(key, values, grid[key], where)
+                if repeated is not None:
+                    errors.append(repeated)
             continue
         if isinstance(value, list) and param.kind in ("float", "int", "bool", "str", "choice"):
             why = (
@@ -342,7 +361,72 @@ def _coerce_arguments(
     return static, grid
 
 
-def _build_problems(section: Any, source: str, errors: list[str]) -> list[Problem]:
+def _repeated_values(
+    key: str, written: list[Any], values: tuple[Any, ...], where: str
+) -> str | None:
+    """A message when a grid lists one value twice (equal once read as numbers), else None.
+
+    A repeat would be one more lane computing the same numbers, and two settings with one
+    label in the tables. The rule is exact equality after coercion (``values`` are the
+    coerced numbers, ``written`` the YAML items): 1e-3, '1e-3' and 0.001 are one value; 0.999
+    and 0.9999 are two. Counted with a dict: linear in the list.
+    """
+    spellings: dict[Any, list[Any]] = {}
+    for value, raw in zip(values, written, strict=True):
+        spellings.setdefault(value, []).append(raw)
+    repeats = {value: raws for value, raws in spellings.items() if len(raws) > 1}
+    if not repeats:
+        return None
+    parts = []
+    for value, raws in list(repeats.items())[:5]:
+        times = "twice" if len(raws) == 2 else f"{len(raws)} times"
+        spelled = list(dict.fromkeys(shown(raw) for raw in raws))  # each spelling once
+        if spelled != [shown(value)]:  # '1e-3' beside 0.001: say why they are one value
+            cut = ", ..." if len(spelled) > 4 else ""
+            as_written = (" and " if len(spelled) == 2 else ", ").join(spelled[:4]) + cut
+            every = "both" if len(raws) == 2 else "all"
+            times += f" (written {as_written}, {every} {value!r} as numbers)"
+        parts.append(f"{shown(value)} {times}")
+    more = f" and {len(repeats) - 5:,} more repeated values" if len(repeats) > 5 else ""
+    distinct = list(spellings)
+    example = shown(distinct) if len(distinct) <= 20 else f"the {len(distinct):,} distinct values"
+    return (
+        f"{where}: {key} lists {'; '.join(parts)}{more}: each value of a grid is one setting "
+        f"of the sweep, so the values must be distinct; drop the repeats, e.g. {key}: "
+        f"{example}."
+    )
+
+
+def _start_points(problem: Problem, init: list[float] | None) -> list[tuple[str, np.ndarray]]:
+    """Points the surface reaches at the start: the fixed start, else the random one's centre."""
+    if init is not None:
+        return [("the start init", np.asarray(init, np.float64))]
+    if problem.bounds is not None:
+        center = np.mean(np.asarray(problem.bounds, np.float64), axis=1)
+        return [("the centre of bounds (the uniform start is drawn around it)", center)]
+    return [("the origin (the centre of the N(0, I) start)", np.zeros(problem.dim))]
+
+
+def _optimum_errors(
+    problem: Problem, formula: str, init: list[float] | None, where: str
+) -> list[str]:
+    """The cheap part of `bench check` for an expression's declared f_star / x_star.
+
+    ``problems.expression_optimum.declared_optimum_problems``: loss(x*) = f*, a zero
+    gradient at each x*, and no start below f*, in float64 numpy whatever the suite's dtype
+    (no JAX, so validation still compiles nothing); the tolerances are documented there.
+    """
+    if problem.f_star is None and problem.x_star is None:
+        return []
+    found = declared_optimum_problems(
+        formula, problem.f_star, problem.x_star, _start_points(problem, init)
+    )
+    return [f"{where} {shown(problem.name)}: {message}" for message in found]
+
+
+def _build_problems(
+    section: Any, source: str, errors: list[str], check_optimum: bool = True
+) -> list[Problem]:
     if not isinstance(section, list) or not section:
         errors.append(
             f"{source}: problems must be a non-empty list of entries with a 'kind' "
@@ -370,6 +454,8 @@ def _build_problems(section: Any, source: str, errors: list[str]) -> list[Proble
         except ValueError as error:
             errors.append(f"{where}: {error}")
             continue
+        if kind == "expression" and check_optimum:
+            errors += _optimum_errors(renamed(problem, name), kwargs["formula"], init, where)
         if init_noise:
             problem = with_init_noise(problem, init_noise)
         problems.append(renamed(problem, name))

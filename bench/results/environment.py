@@ -11,7 +11,10 @@ import jax
 import jaxlib
 import optax
 
-SCHEMA_VERSION = 1
+# The layout of the suite tables a reader (`bench plot`, the report) expects. 2: `setting`
+# is the integer grid index in every table (the label moved to `setting_label`), and the
+# metadata lists the hyperparameter columns.
+SCHEMA_VERSION = 2
 
 
 def git_commit(directory: str | Path = ".") -> str:

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from bench.results.columns import ladder_column, setting_label
+from bench.results.columns import ladder_column, setting_labels
 
 if TYPE_CHECKING:  # the arrays come from the run stage; only their type is named here
     from bench.run.cell import CellResult
@@ -29,6 +29,7 @@ def curves_frame(
         {
             "problem": problem,
             "optimizer": optimizer,
+            "setting": setting_index.astype(np.int64),
             "seed": np.tile(np.repeat(np.asarray(result.seeds), n_records), n_settings),
             "step": np.tile(result.record_steps, n_settings * n_seeds),
             "loss": result.loss.reshape(-1),
@@ -64,7 +65,8 @@ def runs_frame(
     diverged = result.diverged.reshape(-1)
 
     if target is not None:
-        target_index = int(np.argmin(np.abs(np.log(result.targets / target))))
+        # Exactly the configured target: `targets_for` puts it in the list as given.
+        (target_index,) = np.flatnonzero(np.asarray(result.targets) == target)
         steps_to_target = hit_step[:, target_index]
         evals_to_target = hit_evals[:, target_index]
     else:
@@ -80,7 +82,9 @@ def runs_frame(
             "problem": problem,
             "optimizer": optimizer,
             "seed": np.tile(np.asarray(result.seeds), n_settings),
-            "setting": np.repeat([setting_label(s) for s in result.settings], n_seeds),
+            "setting": np.repeat(np.arange(n_settings, dtype=np.int64), n_seeds),
+            "setting_label": np.repeat(setting_labels(result.settings), n_seeds),
+            "seeds_identical": np.repeat(_seeds_identical(result), n_seeds),
             "status": status,
             "final_loss": loss[:, -1],
             "final_gap": _gap(loss[:, -1], f_star),
@@ -108,6 +112,22 @@ def runs_frame(
     return frame
 
 
+def _seeds_identical(result: CellResult) -> np.ndarray:
+    """Per setting: whether every seed recorded the very same curve (loss, gradient norm,
+    distance, evaluations at every record). A fixed start on a full-batch problem makes the
+    seeds copies of one run: one effective run, not evidence of robustness."""
+    n_settings, n_seeds, _ = result.loss.shape
+    if n_seeds < 2:
+        return np.zeros(n_settings, dtype=bool)
+    same = np.ones(n_settings, dtype=bool)
+    for curve in (result.loss, result.grad_norm, result.dist, result.evals):
+        curve = np.asarray(curve, dtype=np.float64)
+        first = curve[:, :1]
+        equal = (curve == first) | (np.isnan(curve) & np.isnan(first))
+        same &= equal.reshape(n_settings, -1).all(axis=1)
+    return same
+
+
 def skipped_runs_frame(
     problem: str,
     optimizer: str,
@@ -119,15 +139,18 @@ def skipped_runs_frame(
 ) -> pd.DataFrame:
     """Rows for a cell without results (skipped, error, timeout), so it is never silent."""
     settings = list(settings) or [{}]
+    labels = setting_labels(settings)
     rows: list[dict[str, Any]] = []
-    for setting in settings:
+    for index, setting in enumerate(settings):
         for seed in seeds:
             rows.append(
                 {
                     "problem": problem,
                     "optimizer": optimizer,
+                    "setting": index,
                     "seed": int(seed),
-                    "setting": setting_label(setting),
+                    "setting_label": labels[index],
+                    "seeds_identical": False,
                     "status": status,
                     "steps": steps,
                     "reason": reason,
@@ -145,10 +168,10 @@ def order_columns(frame: pd.DataFrame, leading: Sequence[str]) -> pd.DataFrame:
 
 
 def _lanes(result: CellResult):
-    """(setting index, seed index, seed, label) of every lane of a cell."""
-    for i, setting in enumerate(result.settings):
+    """(setting index, seed index, seed) of every lane of a cell."""
+    for i in range(len(result.settings)):
         for j, seed in enumerate(result.seeds):
-            yield i, j, int(seed), setting_label(setting)
+            yield i, j, int(seed)
 
 
 def paths_frame(problem: str, optimizer: str, result: CellResult) -> pd.DataFrame:
@@ -161,12 +184,12 @@ def paths_frame(problem: str, optimizer: str, result: CellResult) -> pd.DataFram
     if result.x.shape[-1] == 0:
         return pd.DataFrame()
     frames = []
-    for i, j, seed, label in _lanes(result):
+    for i, j, seed in _lanes(result):
         frame = pd.DataFrame(result.x[i, j], columns=[f"x{k}" for k in range(result.x.shape[-1])])
         frame.insert(0, "step", result.record_steps)
         for column, value in (
             ("seed", seed),
-            ("setting", label),
+            ("setting", i),
             ("optimizer", optimizer),
             ("problem", problem),
         ):
@@ -184,7 +207,7 @@ def curvature_frame(problem: str, optimizer: str, result: CellResult) -> pd.Data
     if result.eigenvalues.shape[-1] == 0:
         return pd.DataFrame()
     frames = []
-    for i, j, seed, label in _lanes(result):
+    for i, j, seed in _lanes(result):
         eigenvalues = result.eigenvalues[i, j]
         magnitude = np.abs(eigenvalues)
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -194,7 +217,7 @@ def curvature_frame(problem: str, optimizer: str, result: CellResult) -> pd.Data
                 {
                     "problem": problem,
                     "optimizer": optimizer,
-                    "setting": label,
+                    "setting": i,
                     "seed": seed,
                     "step": result.record_steps,
                     "eig_min": eigenvalues[:, 0],
@@ -207,13 +230,14 @@ def curvature_frame(problem: str, optimizer: str, result: CellResult) -> pd.Data
     return pd.concat(frames, ignore_index=True)
 
 
-def with_roles(frame: pd.DataFrame, best: str | None, default: str | None) -> pd.DataFrame:
-    """The rows of the tuned (``best``) and untuned (``default``) settings of one cell, each
-    marked with its ``role`` (a setting that is both appears twice, once per role)."""
+def with_roles(frame: pd.DataFrame, best: int | None, default: int | None) -> pd.DataFrame:
+    """The rows of the tuned (``best``) and untuned (``default``) settings of one cell (by
+    setting index), each marked with its ``role`` (a setting that is both appears twice,
+    once per role)."""
     kept = [
-        frame[frame["setting"] == label].assign(role=role)
-        for role, label in (("best", best), ("default", default))
-        if label is not None
+        frame[frame["setting"] == index].assign(role=role)
+        for role, index in (("best", best), ("default", default))
+        if index is not None
     ]
     if not kept:
         return frame.iloc[:0]

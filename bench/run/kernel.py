@@ -12,6 +12,15 @@ after t updates; ``step=0`` is the start.
 A lane whose loss or parameters become non-finite is frozen and marked diverged inside the
 compiled loop: under vmap a Python exception is not an option, and one bad learning rate
 must not cost the rest of the sweep.
+
+``evals`` counts each distinct ``value_and_grad`` once (SciPy's ``nfev``, Moré-Wild data
+profiles; see ``optimizers.base``): a step spends the update's own evaluations
+(``count_evals``) plus the runner's evaluation of ``x_{t+1}``, except when the update has
+evaluated ``x_{t+1}`` itself, as a line search does at the step it accepts. Such an update
+reports that point in its state (``optimizers.base.AcceptedPoint``); on a deterministic
+problem the runner then moves to exactly that array and takes its value and gradient, with
+no second evaluation and none counted. The choice is made from the state's structure when
+the step is traced (no ``cond`` that ``vmap`` would turn into computing both branches).
 """
 
 from __future__ import annotations
@@ -25,13 +34,16 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from optimizers.base import accepted_point_in_state
 from problems.base import Problem, nearest_distance
 
 MakeTransform = Callable[[Mapping[str, jax.Array]], optax.GradientTransformationExtraArgs]
 CountEvals = Callable[[Any], tuple[jax.Array, jax.Array]]
 
 # Bumped when the runner's arithmetic or what it records changes: part of every cell key.
-RUNNER_VERSION = 1
+# 2: x_{t+1} and its value and gradient taken from a line search's accepted point, not
+# evaluated (and counted) a second time.
+RUNNER_VERSION = 2
 
 # The name of the dummy setting axis of a cell that sweeps nothing.
 NO_GRID = "__no_grid__"
@@ -57,7 +69,7 @@ class _Carry(NamedTuple):
     key: jax.Array  # the stream the batches are drawn from (stochastic problems)
     batch_key: jax.Array  # the key of the next step's batch
     step: jax.Array  # updates done so far
-    evals: jax.Array  # function/gradient evaluations spent by those updates
+    evals: jax.Array  # value_and_grad evaluations spent by those updates, one per point
     hessian_evals: jax.Array
     diverged: jax.Array
     diverged_step: jax.Array  # first step whose state is non-finite, -1 if none
@@ -135,7 +147,11 @@ def make_run(
     Each step ends by computing the next step's value and gradient at x_{t+1} (a look-ahead
     carried to the next step, which is where it is counted as an evaluation). On a
     deterministic problem that value is the full objective, so the divergence check, the
-    per-step target scoring and the records reuse it instead of evaluating x again.
+    per-step target scoring and the records reuse it instead of evaluating x again. When the
+    update's state reports its accepted point (``AcceptedPoint``: a line search has evaluated
+    x_{t+1} already), a deterministic problem's look-ahead is that point's value and gradient,
+    not a new evaluation. A stochastic problem always evaluates: the look-ahead is on the
+    next step's batch, which the search never saw.
     """
     segment_lengths = np.diff(recording.steps)
     f_star = np.nan if problem.f_star is None else float(problem.f_star)
@@ -198,11 +214,25 @@ def make_run(
             )
             extra_evals, hessian_evals = count_evals(opt_state)
             frozen = carry.diverged
-            x = jnp.where(frozen, carry.x, optax.apply_updates(carry.x, updates))
             step = jnp.where(frozen, carry.step, carry.step + 1)
-            # The next step's value and gradient, computed here: on a deterministic problem
-            # they are the full objective at x_{t+1}, so scoring and records get them free.
-            value, grad, key, batch_key = look_ahead(x, carry.key)
+            # Static: the state's structure says whether the update evaluated x_{t+1} itself.
+            accepted = None if problem.stochastic else accepted_point_in_state(opt_state)
+            if accepted is None:
+                x = jnp.where(frozen, carry.x, optax.apply_updates(carry.x, updates))
+                # The next step's value and gradient, computed here: on a deterministic
+                # problem they are the full objective at x_{t+1}, so scoring and records get
+                # them free.
+                value, grad, key, batch_key = look_ahead(x, carry.key)
+                lookahead_evals = 1
+            else:
+                # The search's accepted trial: the very array it evaluated (not x + updates,
+                # which may round differently), with its value and gradient there. Already
+                # counted among the update's own evaluations. A frozen lane keeps its state.
+                x = jnp.where(frozen, carry.x, accepted.params)
+                value = jnp.where(frozen, carry.value, accepted.value)
+                grad = jnp.where(frozen, carry.grad, accepted.grad)
+                key, batch_key = carry.key, carry.batch_key  # deterministic: never drawn
+                lookahead_evals = 0
             carry = _Carry(
                 x=x,
                 value=value,
@@ -211,7 +241,7 @@ def make_run(
                 key=key,
                 batch_key=batch_key,
                 step=step,
-                evals=jnp.where(frozen, carry.evals, carry.evals + 1 + extra_evals),
+                evals=jnp.where(frozen, carry.evals, carry.evals + lookahead_evals + extra_evals),
                 hessian_evals=jnp.where(
                     frozen, carry.hessian_evals, carry.hessian_evals + hessian_evals
                 ),

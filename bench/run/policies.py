@@ -8,11 +8,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import jax
-import numpy as np
 import pandas as pd
 
 from bench.config import OptimizerSetting, Suite
-from bench.results.columns import setting_label
 from bench.run.kernel import GAP_LADDER, Recording, record_grid
 from bench.summary import best_settings
 from optimizers.compose import build_transform
@@ -49,10 +47,14 @@ def skip_reason(problem: Problem, setting: OptimizerSetting, suite: Suite) -> st
 
 
 def targets_for(suite: Suite) -> tuple[float, ...]:
-    """The gap ladder, plus the suite's own target when it is not on the ladder."""
+    """The gap ladder, plus the suite's own target when it is not a rung of it.
+
+    Exact comparison on purpose: a tolerance (np.isclose's default atol is 1e-8) once made
+    a target of 1e-10 look "already on the ladder" and scored it at 1e-8.
+    """
     targets = list(GAP_LADDER)
-    if suite.target is not None and not np.isclose(targets, suite.target, rtol=1e-9).any():
-        targets.append(suite.target)
+    if suite.target is not None and suite.target not in targets:
+        targets.append(float(suite.target))
     return tuple(sorted(targets, reverse=True))
 
 
@@ -99,16 +101,17 @@ def kept_settings(
     runs: pd.DataFrame,
     settings: Mapping[tuple[str, str], OptimizerSetting],
     problem_info: Mapping[str, Mapping[str, Any]],
-) -> dict[tuple[str, str], tuple[str | None, str | None]]:
-    """(tuned, default) setting labels per (problem, optimizer) cell of ``runs``: the lanes
-    whose paths the tables keep. One pass of the tuning protocol over all the rows."""
+) -> dict[tuple[str, str], tuple[int | None, int | None]]:
+    """(tuned, default) setting indices per (problem, optimizer) cell of ``runs``: the lanes
+    whose paths the tables keep (no tuned one where every setting diverged). One pass of
+    the tuning protocol over all the rows."""
     best = best_settings(runs, problem_info)
+    best = best[~best["all_settings_diverged"]]
     tuned = dict(
-        zip(zip(best["problem"], best["optimizer"], strict=True), best["setting"], strict=True)
+        zip(
+            zip(best["problem"], best["optimizer"], strict=True),
+            best["setting"].astype(int),
+            strict=True,
+        )
     )
-    kept = {}
-    for cell, setting in settings.items():
-        default = setting.default_index()
-        label = None if default is None else setting_label(setting.settings()[default])
-        kept[cell] = (tuned.get(cell), label)
-    return kept
+    return {cell: (tuned.get(cell), setting.default_index()) for cell, setting in settings.items()}

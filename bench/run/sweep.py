@@ -27,7 +27,7 @@ import pandas as pd
 from bench.config import Suite
 from bench.faults import checkpoint, during
 from bench.plots import PLOTS_VERSION
-from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, setting_label
+from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, setting_labels
 from bench.results.environment import environment
 from bench.results.frames import order_columns, skipped_runs_frame, with_roles
 from bench.results.parquet import write_table
@@ -179,6 +179,8 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
     settings = [suite.optimizers[j] for j in sorted({c.optimizer_index for c in cells})]
     return {
         "environment": environment(),
+        # The hyperparameter columns of the tables (YAML names): listed, never guessed.
+        "hyperparameters": list(dict.fromkeys(n for s in settings for n in s.grid)),
         "suite": {
             "name": suite.name,
             "description": suite.description,
@@ -199,6 +201,7 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
                 "stochastic": p.stochastic,
                 "description": p.description,
                 "source": p.source,
+                "smoothness": p.smoothness,
             }
             for p in problems
         },
@@ -210,8 +213,13 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
                 "schedule": None if s.schedule is None else [s.schedule[0], dict(s.schedule[1])],
                 "clip_norm": s.clip_norm,
                 "sweeps": list(s.grid),
+                # The display label of every setting index (``setting`` in the tables).
+                "setting_labels": setting_labels(s.settings()),
+                "default_index": s.default_index(),
                 "default_setting": (
-                    None if s.default_index() is None else setting_label(s.default or {})
+                    None
+                    if s.default_index() is None
+                    else setting_labels(s.settings())[s.default_index()]
                 ),
                 "description": s.entry.description,
             }
@@ -376,7 +384,7 @@ def assemble(suite: Suite, plans: Sequence[Planned]) -> dict[str, pd.DataFrame]:
         ),
         "runs": order_columns(
             pd.concat(frames["runs"], ignore_index=True),
-            ["problem", "optimizer", "seed", *hyper, *RUN_COLUMNS[3:]],
+            ["problem", "optimizer", "setting", "seed", *hyper, *RUN_COLUMNS[4:]],
         ),
     }
     for name in ("paths", "curvature"):

@@ -54,7 +54,10 @@ PROTOCOL = [
     "than half of the seeds never reached it. One evaluation is one value and gradient of "
     "the objective at a distinct point (scipy's nfev/njev convention, as in Moré and Wild's "
     "data profiles): every line-search trial counts once, and the point a line search "
-    "accepts is not evaluated again; Hessian evaluations are counted apart. On a "
+    "accepts is not evaluated again (except where Optax's line search keeps no record of "
+    "the point it evaluated, as in optax.lbfgs: the runner evaluates that point once more, "
+    "about one evaluation per step, and the report says so where such an entry ran); "
+    "Hessian evaluations are counted apart. On a "
     "deterministic problem the gap is known at every step; on a mini-batch problem the full "
     "objective is evaluated on the recording grid only, so its first hit is the first "
     "recorded step at or below the target.",
@@ -93,7 +96,8 @@ def _score(value: float, column: str, floor: float = GAP_RESOLUTION["float64"]) 
     if np.isposinf(value):
         return "diverged"
     if column == "gap":
-        return f"≤ {floor:g}" if value <= floor else f"{value:.2e}"
+        # A clearly negative gap (f* declared too high) is shown as it is, and warned about.
+        return f"≤ {floor:g}" if abs(value) <= floor else f"{value:.2e}"
     return f"{value:.4g}"
 
 
@@ -102,7 +106,7 @@ def _score_iqr(
 ) -> str:
     if np.isposinf(q25):
         return "diverged"  # every quantile diverged: the IQR adds nothing
-    if column == "gap" and q75 <= floor:
+    if column == "gap" and abs(q25) <= floor and abs(q75) <= floor:
         return _score(median, column, floor)  # all three at the floor: one of them says it
     return (
         f"{_score(median, column, floor)} [{_score(q25, column, floor)}, "
@@ -516,8 +520,8 @@ def _flag_notes(problem: str, ranked: pd.DataFrame, results: Results) -> list[st
     if not diverged.empty:
         notes.append(
             f"No tuned setting: every setting of {_names(diverged['optimizer'])} diverged "
-            "(its median run became non-finite at every grid point); the grid needs smaller "
-            "values." + _step_scale(info)
+            "(its median run became non-finite at every grid point): try smaller steps, or "
+            "a line search." + _step_scale(info, ["learning_rate"])
         )
     edges = ranked[ranked["tuned_at_grid_edge"].astype(bool)]
     if not edges.empty:
@@ -526,7 +530,18 @@ def _flag_notes(problem: str, ranked: pd.DataFrame, results: Results) -> list[st
             "Tuned at the edge of the grid: "
             + "; ".join(parts)
             + ". The best value may lie beyond it: extend the grid that way."
-            + _step_scale(info)
+            + _step_scale(info, list(edges["grid_edge"]))
+        )
+    optimizers = metadata.get("optimizers", {})
+    twice = [
+        o for o in ranked["optimizer"] if optimizers.get(o, {}).get("evaluates_accepted_twice")
+    ]
+    if twice:
+        notes.append(
+            f"Evaluations of {_names(pd.Series(twice))} include one more per step than the "
+            "convention: its line search (Optax's) keeps no record of the point it accepted, "
+            "so the runner evaluates that point again. Compare its evaluations with that in "
+            "mind (about one per step high)."
         )
     tied = ranked[ranked["tied_at_stationary_point"].astype(bool)]
     if not tied.empty:
@@ -547,16 +562,18 @@ def _names(optimizers: pd.Series) -> str:
     return names[0] if len(names) == 1 else ", ".join(names[:-1]) + f" and {names[-1]}"
 
 
-def _step_scale(info: Mapping[str, Any]) -> str:
-    """Where the problem knows its largest Hessian eigenvalue L: the 2/L scale of stable
-    gradient-descent steps, the natural place to put a learning-rate grid."""
+def _step_scale(info: Mapping[str, Any], about: Sequence[str]) -> str:
+    """Where the problem knows L (its largest Hessian eigenvalue, or an upper bound on it)
+    and a learning rate is at stake (``about`` names it): the 2/L scale of gradient descent's
+    steps, the natural place to put a learning-rate grid."""
     smoothness = info.get("smoothness")
-    if not smoothness:
+    if not smoothness or not any("learning_rate" in text for text in about):
         return ""
     return (
-        f" This problem's largest Hessian eigenvalue is L = {smoothness:.4g}: gradient "
-        f"descent is stable only for learning rates below 2/L = {2 / smoothness:.3g}, so a "
-        f"grid reaching from well below 1/L = {1 / smoothness:.3g} up to 2/L covers it."
+        f" For scale: this problem's Hessian eigenvalues are at most L = {smoothness:.4g}, "
+        f"so plain gradient descent is stable for every learning rate below 2/L = "
+        f"{2 / smoothness:.3g} (1/L = {1 / smoothness:.3g}); methods with momentum or "
+        "adaptive steps have their own limits."
     )
 
 

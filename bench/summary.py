@@ -56,12 +56,6 @@ def objective_column(problem_meta: Mapping[str, Any]) -> str:
     return "gap" if problem_meta.get("f_star") is not None else "loss"
 
 
-def hyperparameter_columns(frame: pd.DataFrame, metadata: Mapping[str, Any]) -> list[str]:
-    """The swept hyperparameter columns of a curves or runs table: the ones the table's
-    metadata lists (YAML names), never guessed from the columns' dtypes."""
-    return [name for name in metadata.get("hyperparameters", ()) if name in frame.columns]
-
-
 def robust_quantile(values: np.ndarray, q: float, axis: int = 0) -> np.ndarray:
     """Quantile where +inf means "failed" (worse than any number) and NaN means "no data".
 
@@ -215,28 +209,34 @@ def _competition_rank(frame: pd.DataFrame) -> np.ndarray:
     return np.asarray(ranks, dtype=np.int64)
 
 
+def _protocol_key(row: Any) -> tuple[float, float, float]:
+    """What the protocol ranks by, bar the grid order: (score, steps, evals to target)."""
+    return (float(row["key"]), float(row["steps_to_target"]), float(row["evals_to_target"]))
+
+
 def _grid_edges(
     summary: pd.DataFrame, best: pd.DataFrame, hyperparameters: Sequence[str]
 ) -> list[str]:
-    """Per tuned row: which swept values sit on an edge of their grid, e.g.
-    "learning_rate=1 is the largest of 5 values" ("" where none does). Only a
-    hyperparameter with at least 3 values in the grid counts (with 2, both are edges)."""
+    """Per tuned row: which swept values sit on an edge of their grid and beat every value
+    inside it, e.g. "learning_rate=1 is the largest of 5 values" ("" where none does). Only
+    a hyperparameter with at least 3 values counts (with 2, both are edges), and an edge
+    that only ties an inside value (the grid order broke the tie) is not one."""
     hyper = [name for name in hyperparameters if name in summary.columns]
-    grids = {
-        cell: {name: np.unique(group[name].dropna().to_numpy(np.float64)) for name in hyper}
-        for cell, group in summary.groupby(["problem", "optimizer"], sort=False)
-    }
+    cells = dict(iter(summary.groupby(["problem", "optimizer"], sort=False)))
     edges = []
-    for row in best.itertuples(index=False):
+    for row in best.to_dict("records"):
+        cell = cells[(row["problem"], row["optimizer"])]
         texts = []
-        for name, values in grids[(row.problem, row.optimizer)].items():
-            value = getattr(row, name)
-            if values.size < 3 or pd.isna(value):
+        for name in hyper:
+            values = np.unique(cell[name].dropna().to_numpy(np.float64))
+            value = row[name]
+            if values.size < 3 or pd.isna(value) or values[0] < value < values[-1]:
                 continue
-            if value == values[-1]:
-                texts.append(f"{name}={value:g} is the largest of {values.size} values")
-            elif value == values[0]:
-                texts.append(f"{name}={value:g} is the smallest of {values.size} values")
+            inside = cell[(cell[name] > values[0]) & (cell[name] < values[-1])]
+            if min(_protocol_key(r) for _, r in inside.iterrows()) <= _protocol_key(row):
+                continue  # an inside value does as well: not evidence of a better beyond
+            side = "largest" if value == values[-1] else "smallest"
+            texts.append(f"{name}={value:g} is the {side} of {values.size} values")
         edges.append("; ".join(texts))
     return edges
 
@@ -280,13 +280,16 @@ def best_settings(
     return best
 
 
-def _stationary_ties(table: pd.DataFrame, metadata: Mapping[str, Any]) -> np.ndarray:
+def _stationary_ties(
+    table: pd.DataFrame, metadata: Mapping[str, Any], resolution: float
+) -> np.ndarray:
     """Per row: it shares rank 1 with another optimizer at a point that is stationary
     (median final gradient norm <= STATIONARY_GRAD_NORM) but not the global minimum (its
-    gap above the suite's target, or DEFAULT_TIE_GAP): all of them stopped at the same
-    local minimum (or saddle), which is not a win."""
+    gap above the suite's target, or DEFAULT_TIE_GAP, and above the dtype's ``resolution``:
+    converged runs whose gaps are rounding noise are not stuck): all of them stopped at the
+    same local minimum (or saddle), which is not a win."""
     target = metadata.get("suite", {}).get("target")
-    threshold = DEFAULT_TIE_GAP if target is None else float(target)
+    threshold = max(DEFAULT_TIE_GAP if target is None else float(target), resolution)
     problems = metadata.get("problems", {})
     tied = np.zeros(len(table), dtype=bool)
     for _, group in table.groupby("problem", sort=False):
@@ -348,15 +351,19 @@ def comparison(runs: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
         extra["grid_diverged"].append(int(cell["diverged"].sum()))
         extra["grid_runs"].append(int(cell["runs"].sum()))
     table = best.assign(**extra)
+    # Where every setting diverged there is no tuned setting for the default to equal.
     table["default_is_tuned"] = [
-        index is not None and index == setting
-        for index, setting in zip(
+        index is not None and index == setting and not diverged
+        for index, setting, diverged in zip(
             [optimizers.get(o, {}).get("default_index") for o in table["optimizer"]],
             table["setting"],
+            table["all_settings_diverged"],
             strict=True,
         )
     ]
-    table["tied_at_stationary_point"] = _stationary_ties(table, metadata)
+    dtype = metadata.get("suite", {}).get("dtype")
+    resolution = GAP_RESOLUTION.get(dtype or "", gap_resolution(runs))
+    table["tied_at_stationary_point"] = _stationary_ties(table, metadata, resolution)
     return table
 
 

@@ -131,7 +131,7 @@ def quadratic(
         bounds=((-3.0, 3.0),) * dim,
         description=description,
         source="Nocedal & Wright (2006), Numerical Optimization, Sec. 3.3",
-        smoothness=float(condition_number),  # the spectrum's top: H's largest eigenvalue
+        smoothness=float(eigenvalues.max()),  # H's largest eigenvalue (1 when dim is 1)
     )
 
 

@@ -212,7 +212,10 @@ def test_a_tuned_value_on_the_edge_of_its_grid_is_flagged_with_the_2_over_l_scal
     text = _report(results, table)
     assert "Tuned at the edge of the grid: gd (learning_rate=0.1 is the largest" in text
     # The bowl's Hessian is the identity: L = 1, and gradient descent is stable below 2.
-    assert "L = 1: gradient descent is stable only for learning rates below 2/L = 2" in text
+    assert (
+        "at most L = 1, so plain gradient descent is stable for every learning rate below 2/L = 2"
+        in text
+    )
     assert "learning_rate=0.1 (grid edge)" in text
 
 

@@ -266,3 +266,54 @@ def test_data_profile_by_hand():
     np.testing.assert_allclose(profile["A"], [0, 0, third, 2 * third, 2 * third, 2 * third])
     np.testing.assert_allclose(profile["B"], [0, third, third, third, 2 * third, 2 * third])
     np.testing.assert_allclose(profile["C"], [0, 0, 0, 0, 0, third])
+
+
+def _flag_metadata(target: float | None = 1e-6, dtype: str = "float64") -> dict:
+    return {
+        "suite": {"target": target, "dtype": dtype},
+        "problems": PROBLEMS,
+        "optimizers": {"gd": {"default_index": 0}, "adam": {"default_index": None}},
+        "hyperparameters": HYPER,
+    }
+
+
+def test_an_edge_that_only_ties_an_inside_value_is_not_flagged():
+    # Every learning rate scores the same: the grid order picks the first, not the data.
+    rows = [("p", "gd", f"lr={lr}", s, 1e-3, np.nan) for lr in (0.01, 0.1, 1.0) for s in (0, 1)]
+    table = comparison(_runs(rows), _flag_metadata())
+    assert table["setting_label"].tolist() == ["lr=0.01"]
+    assert not table["tuned_at_grid_edge"].iloc[0] and table["grid_edge"].iloc[0] == ""
+    # The edge wins outright: flagged, with the side it sits on.
+    rows = [("p", "gd", "lr=0.01", s, 1e-2, np.nan) for s in (0, 1)]
+    rows += [("p", "gd", "lr=0.1", s, 1e-3, np.nan) for s in (0, 1)]
+    rows += [("p", "gd", "lr=1.0", s, 1e-5, np.nan) for s in (0, 1)]
+    table = comparison(_runs(rows), _flag_metadata())
+    assert table["grid_edge"].iloc[0] == "learning_rate=1 is the largest of 3 values"
+
+
+def test_every_setting_diverged_means_no_tuned_setting_and_no_default_equal_to_it():
+    rows = [("p", "gd", f"lr={lr}", s, "diverged", np.nan) for lr in (1.0, 10.0) for s in (0, 1)]
+    table = comparison(_runs(rows), _flag_metadata())
+    assert table["all_settings_diverged"].tolist() == [True]
+    assert table["default_is_tuned"].tolist() == [False]  # the default is index 0, no "= tuned"
+    assert table["tuned_at_grid_edge"].tolist() == [False]
+
+
+def test_a_tie_at_rounding_noise_is_not_a_local_minimum():
+    # Two converged optimizers at gaps the dtype cannot resolve (float32: 1e-6), the target
+    # below that floor: they tie at rank 1, but at the minimum, not short of it.
+    rows = [
+        ("p", o, "default", s, g, np.nan) for o, g in (("gd", 5e-9), ("adam", 3e-9)) for s in (0,)
+    ]
+    runs = _runs(rows).assign(final_grad_norm=2e-6)
+    runs = runs.astype({"final_loss": np.float32, "final_gap": np.float32})
+    table = comparison(runs, _flag_metadata(target=1e-10, dtype="float32"))
+    assert table["rank"].tolist() == [1, 1]
+    assert not table["tied_at_stationary_point"].any()
+    # The same gaps well above the floor, gradients ~0: stuck together, flagged.
+    runs = _runs([("p", o, "default", 0, 0.3, np.nan) for o in ("gd", "adam")])
+    table = comparison(runs.assign(final_grad_norm=1e-9), _flag_metadata())
+    assert table["tied_at_stationary_point"].all()
+    # Not stationary (gradient 1e-2): still descending, not a shared local minimum.
+    table = comparison(runs.assign(final_grad_norm=1e-2), _flag_metadata())
+    assert not table["tied_at_stationary_point"].any()

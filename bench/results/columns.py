@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 # Bumped when the frames built from a cell change (a column added, renamed or computed
 # differently): part of every cell key, so stored parts of the old layout are recomputed.
-FRAMES_VERSION = 3
+FRAMES_VERSION = 4
 
 CURVE_COLUMNS = (
     "problem",
@@ -84,7 +84,7 @@ def ladder_column(prefix: str, target: float) -> str:
 # Labels show at least this many significant digits; more where a value as written needs
 # them (0.99999), up to LABEL_EXACT_DIGITS; beyond that only as many as tell values apart.
 LABEL_DIGITS = 3
-LABEL_EXACT_DIGITS = 6
+LABEL_EXACT_DIGITS = 10
 
 
 def _round_trip_digits(value: float) -> int:
@@ -97,8 +97,8 @@ def _round_trip_digits(value: float) -> int:
 
 def _label_digits(values: Sequence[float]) -> int:
     """Digits for one hyperparameter's values in a grid: each value as written in the YAML
-    where that takes at most LABEL_EXACT_DIGITS (0.999, 0.9999, 0.99999: never "1"), and
-    always enough to print distinct values distinctly."""
+    where that takes at most LABEL_EXACT_DIGITS (0.999, 0.9999, 0.9999999: never "1"),
+    and always enough to print distinct values distinctly."""
     distinct = sorted(set(values))
     # A value that needs more digits to read back was computed, not written: it does not
     # ask for its digits, only for being told apart.

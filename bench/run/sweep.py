@@ -222,6 +222,9 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
                     else setting_labels(s.settings())[s.default_index()]
                 ),
                 "description": s.entry.description,
+                # A line search whose accepted point the runner must evaluate again.
+                "evaluates_accepted_twice": s.entry.deterministic_only_for(s.static)
+                and not s.entry.reports_accepted_point,
             }
             for s in settings
         },

@@ -551,8 +551,8 @@ def _flag_notes(problem: str, ranked: pd.DataFrame, results: Results) -> list[st
         notes.append(
             f"{everyone} stopped at the same {kind}, gap {gap:.3g}: "
             f"{_names(tied['optimizer'])} share rank 1 there with a gradient of about zero "
-            "(median final norm at most 1e-05), which is a tie short of the global minimum, "
-            "not a win."
+            "(median final norm at most 1e-05). Their shared rank is the best result on this "
+            "problem, but it is a tie short of the global minimum, not a solution."
         )
     return notes
 

@@ -60,9 +60,19 @@ CELL_KEYS = (
 )
 # Declared goals a cell may carry (`goals:` in the perf config), each checked in perf.md:
 #   max_ratio_to_floor: runner run seconds / the hand-fused floor's, at most this;
+#   max_compile_ratio_to_floor: runner compile seconds (trace, lower, XLA; with the
+#     problem's shared programs) / the floor's, at most this;
+#   min_fraction_of_floor_speedup: (Python loop / runner) / (Python loop / floor) run
+#     seconds, at least this: the share of the floor's own speed-up the runner keeps;
 #   min_speedup_over_python_loop: Python loop run seconds / the runner's, at least this;
 #   min_speedup_over_scipy: scipy's wall time / the runner's to the same gap, at least this.
-GOALS = ("max_ratio_to_floor", "min_speedup_over_python_loop", "min_speedup_over_scipy")
+GOALS = (
+    "max_ratio_to_floor",
+    "max_compile_ratio_to_floor",
+    "min_fraction_of_floor_speedup",
+    "min_speedup_over_python_loop",
+    "min_speedup_over_scipy",
+)
 TOP_KEYS = ("name", "description", "repeats", "dtype", "cells")
 
 
@@ -234,7 +244,7 @@ def measure_runner(cell: PerfCell, *, end_only: bool = False) -> dict[str, Any]:
     if end_only:
         suite = dataclasses.replace(suite, record_every=suite.steps, record_log=False)
     compiled = compile_one(suite.problems[0], suite.optimizers[0], suite)
-    result = compiled.result(np.asarray([0]))
+    result = compiled.result()
     final = result.loss[..., -1] - (suite.problems[0].f_star or 0.0)
     return {
         "method": RUNNER_END_ONLY if end_only else "runner",
@@ -409,7 +419,7 @@ def runner_to_target(cell: PerfCell, runner: dict[str, Any]) -> dict[str, Any]:
             cell.suite, steps=steps, seeds=cell.suite.seeds[:1], record_every=steps
         )
         compiled = compile_one(suite.problems[0], suite.optimizers[0], suite)
-        final = compiled.result(np.asarray([0, steps]))
+        final = compiled.result()
         if final.loss[0, 0, -1] - f_star <= cell.suite.target:
             break
         steps = int(np.ceil(steps * 1.1))
@@ -535,7 +545,7 @@ def goal_verdicts(table: pd.DataFrame, goals: Mapping[str, Mapping[str, float]])
     rows = []
     for cell, cell_goals in goals.items():
         group = table[table["cell"] == cell].set_index("method")
-        run_s = group["run_s"]
+        run_s, compile_s = group["run_s"], group["compile_s"]
         scipy = [m for m in group.index if m.startswith("scipy")]
         for goal, bound in cell_goals.items():
             # What the floor itself scores on the same goal: the best a runner can do.
@@ -544,6 +554,20 @@ def goal_verdicts(table: pd.DataFrame, goals: Mapping[str, Mapping[str, float]])
                 measured = run_s["runner"] / run_s["floor"]
                 holds = measured <= bound
                 text = f"runner / floor run seconds <= {bound:g}"
+            elif goal == "max_compile_ratio_to_floor" and "floor" in compile_s:
+                measured = compile_s["runner"] / compile_s["floor"]
+                holds = measured <= bound
+                text = f"runner / floor compile seconds <= {bound:g}"
+            elif (
+                goal == "min_fraction_of_floor_speedup"
+                and "python_loop" in run_s
+                and "floor" in run_s
+            ):
+                ceiling = run_s["python_loop"] / run_s["floor"]
+                measured = (run_s["python_loop"] / run_s["runner"]) / ceiling
+                holds = measured >= bound
+                text = f"(Python loop / runner) >= {bound:g} x (Python loop / floor) run seconds"
+                ceiling = 1.0
             elif goal == "min_speedup_over_python_loop" and "python_loop" in run_s:
                 measured = run_s["python_loop"] / run_s["runner"]
                 holds = measured >= bound

@@ -1169,7 +1169,7 @@ class Figures:
 # plots/figures.json: each problem's fingerprint and figure records (and the profiles').
 MANIFEST = "figures.json"
 # Columns no figure reads; they differ between two runs of the very same cells.
-UNDRAWN_COLUMNS = ("compile_s", "run_s", "cache_hit")
+UNDRAWN_COLUMNS = ("compile_s", "trace_s", "lower_s", "xla_s", "run_s", "cache_hit")
 # The tables a problem's figures are drawn from (`Results` fields), by problem.
 _TABLES = ("curves", "runs", "paths", "curvature", "surfaces")
 ACROSS = "across problems"  # where a profile figure belongs, in messages

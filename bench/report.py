@@ -183,6 +183,7 @@ def _header_blocks(results: Results) -> list[Block]:
                 f"{env.get('jaxlib')}, optax {env.get('optax')}; backend {env.get('backend')} "
                 f"({env.get('device')}), x64 {env.get('x64')}, platform {env.get('platform')}; "
                 f"commit {env.get('git_commit')}; table schema {env.get('schema_version')}."
+                + (f" XLA_FLAGS: `{env['xla_flags']}`." if env.get("xla_flags") else "")
             )
         )
     return blocks + _timing_blocks(metadata)
@@ -203,11 +204,23 @@ def _timing_blocks(metadata: Mapping[str, Any]) -> list[Block]:
         + "."
     )
     if timing["cells_run"]:
+        stages = (
+            f"tracing {timing['trace_s']:.1f} s, lowering {timing['lower_s']:.1f} s, XLA "
+            if "trace_s" in timing
+            else "tracing and lowering every computed cell, then XLA "
+        )
         text += (
             f" Compile step {timing['compile_s']:.1f} s ({100 * timing['compile_share']:.0f}% "
-            f"of the total: tracing and lowering every computed cell, then "
-            f"{timing['xla_compiles']} XLA compiles and {timing['cache_hits']} executables "
-            f"loaded from the persistent compilation cache), running {timing['run_s']:.1f} s."
+            f"of the total: {stages}"
+            + (f"{timing['xla_s']:.1f} s for " if "xla_s" in timing else "")
+            + f"{timing['xla_compiles']} compiles and {timing['cache_hits']} executables "
+            f"loaded from the persistent compilation cache), running {timing['run_s']:.1f} s"
+            + (
+                f", assembling the tables {timing['tables_s']:.1f} s"
+                if "tables_s" in timing
+                else ""
+            )
+            + "."
         )
     slowest = timing.get("slowest_cell")
     if slowest:

@@ -28,7 +28,13 @@ from bench.results.columns import FRAMES_VERSION
 from bench.run.kernel import RUNNER_VERSION
 
 PINS = Path(__file__).with_name("numerics_pins.json")
-RUNNER_MODULES = ("bench.run.kernel", "bench.run.cell", "bench.run.compute", "bench.run.policies")
+RUNNER_MODULES = (
+    "bench.run.kernel",
+    "bench.run.cell",
+    "bench.run.compute",
+    "bench.run.policies",
+    "bench.run.shared",
+)
 FRAMES_MODULES = ("bench.results.frames", "bench.results.columns")
 
 

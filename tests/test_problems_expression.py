@@ -280,7 +280,7 @@ def test_a_formula_at_the_depth_limit_runs_in_the_runner():
         recording,
         targets_for(suite),
     )
-    result = cell.result(recording.steps)
+    result = cell.result()
     assert np.isfinite(result.loss).all() and result.loss.shape == (1, 1, 4)
 
 

@@ -18,6 +18,7 @@ from scipy.optimize import rosen
 
 from bench.run.cell import run_cell
 from bench.run.kernel import Recording, record_grid
+from bench.run.shared import draw_starts
 from optimizers.base import AcceptedPoint
 from problems.base import Problem, fixed_start, normal_start
 
@@ -72,6 +73,7 @@ def test_record_grid_linear_and_log():
 
 def test_one_compile_for_a_five_value_grid_and_eight_seeds():
     learning_rates = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2]
+    draw_starts(ROSENBROCK, range(8))  # the problem's shared program, compiled once for all
     before = COMPILES.count
     result = run_cell(
         ROSENBROCK,
@@ -389,3 +391,51 @@ def test_a_reported_accepted_point_is_ignored_on_a_stochastic_problem():
         expected_loss.append(float(twin.objective(x)))
     np.testing.assert_allclose(result.loss[0, 0], expected_loss, rtol=1e-12)
     np.testing.assert_array_equal(result.evals[0, 0], 2 * grid)
+
+
+def _compiled_text(problem, settings, seeds, recording):
+    from bench.run.cell import compile_cell
+
+    cell = compile_cell(problem, _sgd, _no_extra, settings, seeds, recording)
+    return cell.compiled.as_text()
+
+
+def test_a_deterministic_cell_generates_no_random_numbers():
+    """A full-batch problem draws nothing inside its cell, fixed start or seeded one: the
+    starts are drawn outside, once per problem, so its program holds no threefry kernel."""
+    recording = Recording(record_grid(30, every=10), path=True, curvature=True)
+    for problem in (ROSENBROCK, BOWL):
+        text = _compiled_text(problem, [{"learning_rate": 1e-3}], [0, 1], recording)
+        assert "threefry" not in text.lower(), problem.name
+        assert "rng" not in text.lower(), problem.name
+
+
+def test_a_stochastic_cell_draws_its_batches_inside():
+    """The counter-check of the test above: a mini-batch problem's cell does draw (its
+    batches), so the HLO text is where random-number work would show."""
+    data = jnp.arange(8.0)
+    problem = Problem(
+        "mean",
+        1,
+        fixed_start([3.0]),
+        lambda x, b: jnp.mean((x[0] - b) ** 2),
+        data=data,
+        sample=lambda d, key: d[jax.random.randint(key, (2,), 0, 8)],
+    )
+    text = _compiled_text(problem, [{"learning_rate": 1e-1}], [0], Recording(record_grid(5)))
+    assert "threefry" in text.lower()
+
+
+def test_starts_drawn_outside_are_the_seeded_starts():
+    """x0 of each lane is init(split(key(seed))[0]), computed here by hand for two seeds."""
+    result = run_cell(
+        BOWL,
+        _sgd,
+        _no_extra,
+        [{"learning_rate": 0.0}],
+        [3, 7],
+        Recording(record_grid(2), path=True),
+    )
+    for index, seed in enumerate((3, 7)):
+        init_key, _ = jax.random.split(jax.random.key(seed))
+        np.testing.assert_array_equal(result.x[0, index, 0], BOWL.init(init_key))

@@ -19,7 +19,7 @@ from bench.results.publish import LockedError, output_lock
 from bench.run.sweep import SweepOptions, run_suite
 
 REPO = Path(__file__).resolve().parents[1]
-TIMING_COLUMNS = ["compile_s", "run_s", "cache_hit"]
+TIMING_COLUMNS = ["compile_s", "trace_s", "lower_s", "xla_s", "run_s", "cache_hit"]
 
 BASE = {
     "name": "reuse",

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 
 # Bumped when the frames built from a cell change (a column added, renamed or computed
 # differently): part of every cell key, so stored parts of the old layout are recomputed.
-FRAMES_VERSION = 4
+FRAMES_VERSION = 5
 
 CURVE_COLUMNS = (
     "problem",
@@ -58,6 +58,9 @@ RUN_EXTRAS = (
     "hessian_evals",
     "diverged_step",
     "steps",
+    "trace_s",
+    "lower_s",
+    "xla_s",
     "cache_hit",
     "reason",
 )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import platform
 import subprocess
 from pathlib import Path
@@ -52,6 +53,8 @@ def environment() -> dict[str, Any]:
         "backend": jax.default_backend(),
         "device": str(jax.devices()[0].device_kind),
         "x64": bool(jax.config.jax_enable_x64),
+        # XLA options change results in the last bits (README, Speed): a table says which.
+        "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "platform": platform.platform(),
         "git_commit": git_commit(Path(__file__).resolve().parent),
     }

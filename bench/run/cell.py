@@ -23,6 +23,7 @@ from bench.run.kernel import (
     _Record,
     make_run,
 )
+from bench.run.shared import draw_starts, hessian_spectra, spectra_program
 from problems.base import Problem
 
 
@@ -45,12 +46,15 @@ class CellResult:
     hit_evals: np.ndarray  # (S, N, T), -1 = never
     x: np.ndarray  # (S, N, R, dim) or (S, N, R, 0) when the path is not recorded
     eigenvalues: np.ndarray  # (S, N, R, dim) ascending, or (S, N, R, 0)
-    compile_s: float
+    compile_s: float  # trace + lower + XLA compile of the cell (and of its shared programs)
     run_s: float
     n_traces: int
     chunks: int = 1  # how many pieces the lanes ran in (memory)
     backend_compiles: int = 1
     cache_hits: int = 0
+    trace_s: float = float("nan")  # the parts of compile_s: Python tracing to a jaxpr,
+    lower_s: float = float("nan")  # lowering it to StableHLO,
+    xla_s: float = float("nan")  # and XLA's compile (or a load from the persistent cache)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,17 +67,27 @@ class CompiledCell:
     """
 
     compiled: Any
+    problem: Problem
+    recording: Recording
     settings: list[dict[str, float]]
     targets: np.ndarray
     hyperparams: dict[str, np.ndarray]  # (lanes,) per swept name
     seeds: np.ndarray  # (lanes,)
+    starts: np.ndarray | None  # (lanes, dim) each lane's x0 drawn outside; None: fixed start
+    streams: np.ndarray | None  # (lanes, 2) key data of each lane's batch stream, or None
     n_settings: int
     n_seeds: int
     chunk_lanes: int
-    compile_s: float
+    trace_s: float
+    lower_s: float
+    xla_s: float
     n_traces: int
     backend_compiles: int  # XLA compiles this cell triggered (0 on a persistent-cache hit)
     cache_hits: int
+
+    @property
+    def compile_s(self) -> float:
+        return self.trace_s + self.lower_s + self.xla_s
 
     def run(self) -> tuple[_Record, _Final, float]:
         """Run every lane; returns (records, final carry, run seconds), axes (S, N, ...)."""
@@ -83,7 +97,9 @@ class CompiledCell:
         for begin in range(0, lanes, self.chunk_lanes):
             index = np.arange(begin, begin + self.chunk_lanes) % lanes  # pad by wrapping
             chunk = {k: v[index] for k, v in self.hyperparams.items()}
-            outputs.append(self.compiled(chunk, self.seeds[index]))
+            starts = None if self.starts is None else self.starts[index]
+            streams = None if self.streams is None else self.streams[index]
+            outputs.append(self.compiled(chunk, starts, streams))
         outputs = jax.block_until_ready(outputs)
         run_s = time.perf_counter() - start
         records, final = jax.tree.map(
@@ -94,13 +110,20 @@ class CompiledCell:
         )
         return records, final, run_s
 
-    def result(self, record_steps: np.ndarray) -> CellResult:
+    def result(self) -> CellResult:
         """Run every lane once and gather the arrays of the cell."""
         records, final, run_s = self.run()
+        x = records.x
+        empty = x[..., :0]
+        eigenvalues = empty
+        if self.recording.curvature:
+            start = time.perf_counter()
+            eigenvalues = hessian_spectra(self.problem, x)
+            run_s += time.perf_counter() - start
         return CellResult(
             settings=self.settings,
             seeds=tuple(int(s) for s in self.seeds[: self.n_seeds]),
-            record_steps=np.asarray(record_steps),
+            record_steps=np.asarray(self.recording.steps),
             targets=self.targets,
             loss=records.loss,
             grad_norm=records.grad_norm,
@@ -111,14 +134,17 @@ class CompiledCell:
             diverged_step=final.diverged_step,
             hit_step=final.hit_step,
             hit_evals=final.hit_evals,
-            x=records.x,
-            eigenvalues=records.eigenvalues,
+            x=x if self.recording.path else empty,
+            eigenvalues=eigenvalues,
             compile_s=self.compile_s,
             run_s=run_s,
             n_traces=self.n_traces,
             backend_compiles=self.backend_compiles,
             cache_hits=self.cache_hits,
             chunks=int(np.ceil(self.seeds.shape[0] / self.chunk_lanes)),
+            trace_s=self.trace_s,
+            lower_s=self.lower_s,
+            xla_s=self.xla_s,
         )
 
 
@@ -139,7 +165,7 @@ def lane_bytes(
     if dense_state:
         square += 4 * dim * dim
     vectors = 64 * dim
-    recorded = records * (8 + (dim if recording.path else 0) + (dim if recording.curvature else 0))
+    recorded = records * (8 + (dim if recording.records_x else 0))
     return itemsize * (square + vectors + recorded)
 
 
@@ -181,29 +207,53 @@ def compile_cell(
         # No swept hyperparameter: one setting, carried by a dummy axis of length one.
         hyperparams = {NO_GRID: np.zeros((n_seeds,), dtype)}
     lane_seeds = np.tile(np.asarray(seeds, np.uint32), n_settings)
+    compiles_before, hits_before = EVENTS.snapshot()
+    start = time.perf_counter()
+    # Shared with every other cell of the problem (compiled at its first cell only).
+    seed_starts, seed_streams = draw_starts(problem, seeds)
+    starts = None if seed_starts is None else np.tile(seed_starts, (n_settings, 1))
+    streams = None if seed_streams is None else np.tile(seed_streams, (n_settings, 1))
+    if recording.curvature:
+        spectra_program(problem)
+    shared_s = time.perf_counter() - start
 
     lanes = n_settings * n_seeds
     chunk = lanes
     if max_lane_bytes is not None and per_lane_bytes > 0:
         chunk = int(np.clip(max_lane_bytes // per_lane_bytes, 1, lanes))
         chunk = int(np.ceil(lanes / np.ceil(lanes / chunk)))  # equal chunks, least padding
-    example = ({k: v[:chunk] for k, v in hyperparams.items()}, lane_seeds[:chunk])
+    example = (
+        {k: v[:chunk] for k, v in hyperparams.items()},
+        None if starts is None else starts[:chunk],
+        None if streams is None else streams[:chunk],
+    )
 
-    compiles_before, hits_before = EVENTS.snapshot()
     start = time.perf_counter()
-    compiled = batched.lower(*example).compile()
-    compile_s = time.perf_counter() - start
+    traced = batched.trace(*example)
+    trace_s = time.perf_counter() - start
+    start = time.perf_counter()
+    lowered = traced.lower()
+    lower_s = time.perf_counter() - start
+    start = time.perf_counter()
+    compiled = lowered.compile()
+    xla_s = time.perf_counter() - start + shared_s
     compiles_after, hits_after = EVENTS.snapshot()
     return CompiledCell(
         compiled,
+        problem,
+        recording,
         [dict(p) for p in settings],
         targets_array,
         hyperparams,
         lane_seeds,
+        starts,
+        streams,
         n_settings,
         n_seeds,
         chunk,
-        compile_s,
+        trace_s,
+        lower_s,
+        xla_s,
         traces,
         compiles_after - compiles_before,
         hits_after - hits_before,
@@ -233,4 +283,4 @@ def run_cell(
         max_lane_bytes,
         per_lane_bytes,
     )
-    return cell.result(recording.steps)
+    return cell.result()

@@ -44,7 +44,7 @@ def run_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> CellRe
     """Compile and run one cell: every grid point x every seed of the suite."""
     with during("compile"):
         cell = compile_one(problem, setting, suite)
-    return cell.result(recording_for(problem, suite).steps)
+    return cell.result()
 
 
 def cell_tables(
@@ -72,6 +72,9 @@ def cell_info(cell: Cell, suite: Suite, result: CellResult, wall_s: float) -> di
         "lanes": int(result.loss.shape[0] * result.loss.shape[1]),
         "steps": suite.steps,
         "compile_s": result.compile_s,
+        "trace_s": result.trace_s,
+        "lower_s": result.lower_s,
+        "xla_s": result.xla_s,
         "run_s": result.run_s,
         "wall_s": wall_s,
         "xla_compiles": result.backend_compiles,

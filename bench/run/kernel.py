@@ -3,11 +3,17 @@
 Inside a cell, the grid of swept hyperparameters and the seeds are batch axes, flattened
 into one axis of lanes (setting x seed pairs, so a big cell can run in equal chunks)::
 
-    jit(vmap(run))   over lanes, each lane with its own hyperparameters and seed
+    jit(vmap(run))   over lanes, each lane with its own hyperparameters, start and stream
 
-and ``run`` is one ``lax.scan`` over the recording grid whose body advances the optimizer
-by the steps between two records (a ``fori_loop``). Row ``step=t`` of a curve is the state
-after t updates; ``step=0`` is the start.
+and ``run`` is ONE flat ``fori_loop`` over the steps whose body is the optimizer's update
+plus a few scalar checks; at a recorded step a ``lax.cond`` on the step alone (the same for
+every lane, so ``vmap`` keeps it a real branch) writes the record into preallocated
+buffers. Row ``step=t`` of a curve is the state after t updates; ``step=0`` is the start.
+
+What does not depend on the optimizer is computed outside the loop, once per problem and
+shared by every cell of it (``bench/run/shared.py``): the seeded starts (a deterministic
+problem's cell then holds no random-number generation at all), the key of a stochastic
+problem's batch stream, and the Hessian spectra along recorded paths (curvature).
 
 A lane whose loss or parameters become non-finite is frozen and marked diverged inside the
 compiled loop: under vmap a Python exception is not an option, and one bad learning rate
@@ -35,7 +41,7 @@ import numpy as np
 import optax
 
 from optimizers.base import accepted_point_in_state
-from problems.base import Problem, nearest_distance
+from problems.base import FixedStart, Problem, nearest_distance
 
 MakeTransform = Callable[[Mapping[str, jax.Array]], optax.GradientTransformationExtraArgs]
 CountEvals = Callable[[Any], tuple[jax.Array, jax.Array]]
@@ -43,7 +49,9 @@ CountEvals = Callable[[Any], tuple[jax.Array, jax.Array]]
 # Bumped when the runner's arithmetic or what it records changes: part of every cell key.
 # 2: x_{t+1} and its value and gradient taken from a line search's accepted point, not
 # evaluated (and counted) a second time.
-RUNNER_VERSION = 2
+# 3: one flat loop with records written at recorded steps; starts, the stream key and the
+# Hessian spectra computed outside the cell (the same numbers, within rounding).
+RUNNER_VERSION = 3
 
 # The name of the dummy setting axis of a cell that sweeps nothing.
 NO_GRID = "__no_grid__"
@@ -66,8 +74,8 @@ class _Carry(NamedTuple):
     value: jax.Array  # loss at x on the next step's batch (deterministic: the full objective)
     grad: jax.Array  # its gradient: the next step's, already computed (see make_run)
     opt_state: Any
-    key: jax.Array  # the stream the batches are drawn from (stochastic problems)
-    batch_key: jax.Array  # the key of the next step's batch
+    key: Any  # the stream the batches are drawn from (stochastic problems; None otherwise)
+    batch_key: Any  # the key of the next step's batch (None on a deterministic problem)
     step: jax.Array  # updates done so far
     evals: jax.Array  # value_and_grad evaluations spent by those updates, one per point
     hessian_evals: jax.Array
@@ -75,6 +83,7 @@ class _Carry(NamedTuple):
     diverged_step: jax.Array  # first step whose state is non-finite, -1 if none
     hit_step: jax.Array  # per target: first step whose gap <= target, -1 if none
     hit_evals: jax.Array
+    records: Any  # a _Record of buffers, one row per recorded step
 
 
 class _Record(NamedTuple):
@@ -82,8 +91,7 @@ class _Record(NamedTuple):
     grad_norm: jax.Array
     dist: jax.Array
     evals: jax.Array
-    x: jax.Array  # (dim,) when the path is recorded, else (0,)
-    eigenvalues: jax.Array  # (dim,) Hessian spectrum when curvature is recorded, else (0,)
+    x: jax.Array  # (dim,) when the path or the curvature is recorded, else (0,)
 
 
 class _Final(NamedTuple):
@@ -103,13 +111,18 @@ class Recording:
     Attributes:
       steps: the recording grid (see ``record_grid``).
       path: record the iterate x itself (used for trajectories over 2-d contours).
-      curvature: record the eigenvalues of the Hessian of the full objective at each record
-        (smallest eigenvalue and condition number along the path: saddles, plateaus).
+      curvature: the eigenvalues of the Hessian of the full objective at each record
+        (smallest eigenvalue and condition number along the path: saddles, plateaus). The
+        cell records x for them; the spectra are computed after the run, outside the cell.
     """
 
     steps: np.ndarray
     path: bool = False
     curvature: bool = False
+
+    @property
+    def records_x(self) -> bool:
+        return self.path or self.curvature
 
 
 def _all_finite(x: jax.Array) -> jax.Array:
@@ -141,8 +154,12 @@ def make_run(
     recording: Recording,
     targets: np.ndarray,
     on_trace: Callable[[], None] = lambda: None,
-) -> Callable[[Mapping[str, jax.Array], jax.Array], tuple[_Record, _Final]]:
-    """``run(hyperparams, seed)`` for one lane: the recorded metrics and the final carry.
+) -> Callable[[Mapping[str, jax.Array], jax.Array, Any], tuple[_Record, _Final]]:
+    """``run(hyperparams, x0, stream)`` for one lane: the recorded metrics and the final carry.
+
+    ``x0`` is the lane's start (None for a fixed start, which the program holds as a
+    constant) and ``stream`` the key data of its batch stream on a stochastic problem (None
+    on a deterministic one), both from ``bench/run/shared.py``.
 
     Each step ends by computing the next step's value and gradient at x_{t+1} (a look-ahead
     carried to the next step, which is where it is counted as an evaluation). On a
@@ -153,16 +170,19 @@ def make_run(
     not a new evaluation. A stochastic problem always evaluates: the look-ahead is on the
     next step's batch, which the search never saw.
     """
-    segment_lengths = np.diff(recording.steps)
+    steps = np.asarray(recording.steps)
+    n_steps = int(steps[-1])
+    # Per step t = 1..n_steps (index t): whether it is recorded, and into which row.
+    is_record = np.zeros(n_steps + 1, bool)
+    is_record[steps] = True
+    record_row = np.cumsum(is_record) - 1
     f_star = np.nan if problem.f_star is None else float(problem.f_star)
     data = problem.data
 
-    def batch_for(key: jax.Array) -> Any:
+    def batch_for(key: Any) -> Any:
         return problem.sample(data, key) if problem.stochastic else data
 
-    def look_ahead(
-        x: jax.Array, key: jax.Array
-    ) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    def look_ahead(x: jax.Array, key: Any) -> tuple[jax.Array, jax.Array, Any, Any]:
         """(value, grad) at x on the next step's batch, the stream key and that batch's key."""
         batch_key = key
         if problem.stochastic:
@@ -176,25 +196,19 @@ def make_run(
             loss, grad = jax.value_and_grad(problem.objective)(x)
         else:
             loss, grad = carry.value, carry.grad  # already the full objective at x
-        path = x if recording.path else x[:0]
-        if recording.curvature:
-            hessian = jax.hessian(problem.objective)(x)
-            eigenvalues = jnp.linalg.eigvalsh(0.5 * (hessian + hessian.T))
-        else:
-            eigenvalues = x[:0]
         return _Record(
             loss,
             jnp.linalg.norm(grad),
             nearest_distance(x, problem.x_star),
             carry.evals,
-            path,
-            eigenvalues,
+            x if recording.records_x else x[:0],
         )
 
-    def run(hyperparams: Mapping[str, jax.Array], seed: jax.Array) -> tuple[_Record, _Final]:
+    def run(hyperparams: Mapping[str, jax.Array], x0: Any, stream: Any) -> tuple[_Record, _Final]:
         on_trace()
-        init_key, sample_key = jax.random.split(jax.random.key(seed))
-        x0 = problem.init(init_key)
+        if isinstance(problem.init, FixedStart):
+            x0 = problem.init(None)  # a constant of the program, as XLA folds it
+        sample_key = None if stream is None else jax.random.wrap_key_data(stream)
         gap_targets = jnp.asarray(targets, x0.dtype)
         tx = make_tx({k: v for k, v in hyperparams.items() if k != NO_GRID})
 
@@ -233,7 +247,7 @@ def make_run(
                 grad = jnp.where(frozen, carry.grad, accepted.grad)
                 key, batch_key = carry.key, carry.batch_key  # deterministic: never drawn
                 lookahead_evals = 0
-            carry = _Carry(
+            carry = carry._replace(
                 x=x,
                 value=value,
                 grad=grad,
@@ -245,10 +259,6 @@ def make_run(
                 hessian_evals=jnp.where(
                     frozen, carry.hessian_evals, carry.hessian_evals + hessian_evals
                 ),
-                diverged=frozen,
-                diverged_step=carry.diverged_step,
-                hit_step=carry.hit_step,
-                hit_evals=carry.hit_evals,
             )
             # A non-finite x_{t+1}, or a non-finite value there, marks step t+1 diverged; the
             # lane keeps that state and stops changing.
@@ -259,20 +269,32 @@ def make_run(
                 carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
             return carry
 
-        def score_record(carry: _Carry, record: _Record) -> _Carry:
-            """Divergence and first hits judged on a record's full objective."""
+        def store(carry: _Carry, record: _Record, row: jax.Array, score: bool) -> _Carry:
+            """Write a record into its row; ``score``: judge the targets on its objective."""
             if problem.stochastic:
                 # The steps saw batch losses only: the full objective can still overflow.
                 carry = _mark_diverged(carry, ~jnp.isfinite(record.loss))
-            hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
-            return carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+            if score:
+                hit_step, hit_evals = _first_hits(carry, record.loss - f_star, gap_targets)
+                carry = carry._replace(hit_step=hit_step, hit_evals=hit_evals)
+            records = jax.tree.map(lambda buffer, v: buffer.at[row].set(v), carry.records, record)
+            return carry._replace(records=records)
 
-        def segment(carry: _Carry, length: jax.Array) -> tuple[_Carry, _Record]:
-            carry = jax.lax.fori_loop(0, length, lambda _, c: update(c), carry)
-            record = full_metrics(carry)
-            if problem.stochastic:  # deterministic steps already scored every step
-                carry = score_record(carry, record)
-            return carry, record
+        def write_record(carry: _Carry, row: jax.Array) -> _Carry:
+            # Deterministic steps were already scored at every step, on the same value.
+            return store(carry, full_metrics(carry), row, score=problem.stochastic)
+
+        def body(t: jax.Array, carry: _Carry) -> _Carry:
+            carry = update(carry)
+            # t is the loop's own counter, unbatched: vmap keeps this a branch, taken by
+            # every lane at once on the recorded steps and skipped on the others.
+            return jax.lax.cond(
+                jnp.asarray(is_record)[t + 1],
+                write_record,
+                lambda c, _: c,
+                carry,
+                jnp.asarray(record_row)[t + 1],
+            )
 
         n_targets = len(targets)
         value0, grad0, key0, batch_key0 = look_ahead(x0, sample_key)
@@ -290,12 +312,14 @@ def make_run(
             diverged_step=jnp.full((), -1, jnp.int32),
             hit_step=jnp.full((n_targets,), -1, jnp.int32),
             hit_evals=jnp.full((n_targets,), -1, jnp.int32),
+            records=None,
         )
         carry = _mark_diverged(carry, ~jnp.isfinite(value0) | ~_all_finite(x0))
         first = full_metrics(carry)
-        carry = score_record(carry, first)
-        carry, records = jax.lax.scan(segment, carry, jnp.asarray(segment_lengths, jnp.int32))
-        records = jax.tree.map(lambda a, b: jnp.concatenate([a[None], b]), first, records)
+        buffers = jax.tree.map(lambda v: jnp.zeros((len(steps), *v.shape), v.dtype), first)
+        # The start is scored on its full objective whatever the problem.
+        carry = store(carry._replace(records=buffers), first, jnp.zeros((), jnp.int32), True)
+        carry = jax.lax.fori_loop(0, n_steps, body, carry)
         final = _Final(
             carry.hessian_evals,
             carry.diverged,
@@ -303,6 +327,6 @@ def make_run(
             carry.hit_step,
             carry.hit_evals,
         )
-        return records, final
+        return carry.records, final
 
     return run

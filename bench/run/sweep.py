@@ -283,7 +283,15 @@ def _compute_all(
     todo = [p for p in plans if p.action == COMPUTE]
     progress = Progress(len(plans), sum(cell_cost(p.cell, suite) for p in todo), log)
     executor = _Executor(suite, store, options, [p.cell.key for p in todo])
-    totals: dict[str, Any] = {"compile_s": 0.0, "run_s": 0.0, "xla_compiles": 0, "cache_hits": 0}
+    totals: dict[str, Any] = {
+        "compile_s": 0.0,
+        "trace_s": 0.0,
+        "lower_s": 0.0,
+        "xla_s": 0.0,
+        "run_s": 0.0,
+        "xla_compiles": 0,
+        "cache_hits": 0,
+    }
     slowest: dict[str, Any] | None = None
     try:
         for index, planned in enumerate(plans, 1):
@@ -508,14 +516,23 @@ def run_suite(
             "optimizers": list(options.optimizers),
         }
         metadata["fingerprint"] = fingerprint(plans, metadata, options.draw)
-        wrote, report = False, None
+        wrote, report, stages = False, None, ""
         if not folder_is_current(out, metadata["fingerprint"]):
+            assembling = time.perf_counter()
             tables = assemble(suite, plans)
             surfaces = _surfaces(suite, cells, store)
             if surfaces is not None:
                 tables["surfaces"] = surfaces
+            totals["tables_s"] = time.perf_counter() - assembling
             metadata["timing"] = _timing(totals, counts, time.perf_counter() - start)
+            drawing = time.perf_counter()
             report = write_folder(out, tables, metadata, options.draw, log)
+            stages = (
+                f"; compile {totals['compile_s']:.1f} s (trace {totals['trace_s']:.1f}, lower "
+                f"{totals['lower_s']:.1f}, XLA {totals['xla_s']:.1f}), run "
+                f"{totals['run_s']:.1f} s, tables {totals['tables_s']:.1f} s, writing and "
+                f"drawing {time.perf_counter() - drawing:.1f} s"
+            )
             wrote = True
     total_s = time.perf_counter() - start
     summary = SweepSummary(out, len(plans), **counts, wrote=wrote, total_s=total_s, report=report)
@@ -524,7 +541,11 @@ def run_suite(
         f"skipped, {summary.failed} failed"
     )
     if wrote:
-        print(f"done: {len(plans)} cells ({what}) in {total_s:.1f} s; {out}/", file=log, flush=True)
+        print(
+            f"done: {len(plans)} cells ({what}) in {total_s:.1f} s{stages}; {out}/",
+            file=log,
+            flush=True,
+        )
     else:
         print(
             f"nothing changed: {len(plans)} cells ({what}); {out}/ is current ({total_s:.1f} s)",

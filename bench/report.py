@@ -181,7 +181,9 @@ def _header_blocks(results: Results) -> list[Block]:
             Paragraph(
                 f"Environment: python {env.get('python')}, jax {env.get('jax')}, jaxlib "
                 f"{env.get('jaxlib')}, optax {env.get('optax')}; backend {env.get('backend')} "
-                f"({env.get('device')}), x64 {env.get('x64')}, platform {env.get('platform')}; "
+                f"({env.get('device')}), x64 {env.get('x64')}, platform {env.get('platform')}"
+                + (f" ({env['cpu']})" if env.get("cpu") else "")
+                + "; "
                 f"commit {env.get('git_commit')}; table schema {env.get('schema_version')}."
                 + (f" XLA_FLAGS: `{env['xla_flags']}`." if env.get("xla_flags") else "")
             )

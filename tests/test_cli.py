@@ -301,6 +301,7 @@ def test_run_writes_the_contract_tables_plots_and_report(tmp_path):
         "optax",
         "backend",
         "x64",
+        "cpu",
         "git_commit",
         "schema_version",
     ):

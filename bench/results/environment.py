@@ -42,6 +42,18 @@ def git_commit(directory: str | Path = ".") -> str:
     return commit + ("+dirty" if dirty else "")
 
 
+def cpu_model() -> str:
+    """The processor's model name: XLA:CPU compiles for the host, so results can differ
+    beyond rounding between processors (README, first section)."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
 def environment() -> dict[str, Any]:
     """The facts a reader needs to reproduce a table."""
     return {
@@ -56,5 +68,6 @@ def environment() -> dict[str, Any]:
         # XLA options change results in the last bits (README, Speed): a table says which.
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "git_commit": git_commit(Path(__file__).resolve().parent),
     }

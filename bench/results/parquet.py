@@ -28,11 +28,12 @@ def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return pq.read_table(path).to_pandas(), read_metadata(path)
 
 
-def read_table_bytes(data: bytes) -> tuple[pd.DataFrame, dict[str, Any]]:
-    """``read_table`` of a file already in memory (the store checks its hash first)."""
+def read_arrow_bytes(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
+    """The Arrow table and our metadata from a file already in memory (the store checks
+    its hash first; converting to pandas is left to the caller, once per suite)."""
     table = pq.read_table(pa.BufferReader(data))
     raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    return table.to_pandas(), (json.loads(raw) if raw else {})
+    return table, (json.loads(raw) if raw else {})
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

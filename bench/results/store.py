@@ -30,10 +30,11 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 
 from bench.faults import checkpoint
 from bench.results.durable import fsync_path, write_json_atomic
-from bench.results.parquet import read_table, read_table_bytes, write_table
+from bench.results.parquet import read_arrow_bytes, read_table, write_table
 
 STORE_VERSION = 1
 STORE_ENV = "OPTBENCH_STORE"
@@ -50,8 +51,8 @@ class Part:
     """A finished cell read back: what part.json says about it, and its tables.
 
     The tables' bytes were read and checked against their sha256 when the part was loaded;
-    they are parsed into frames only when first asked for, so a rerun that needs no table
-    (nothing changed) reads the store without parsing it.
+    they are parsed only when first asked for (``arrow``, ``tables``), so a rerun that needs
+    no table (nothing changed) reads the store without parsing it.
     """
 
     def __init__(
@@ -63,20 +64,34 @@ class Part:
     ):
         self.key, self.info = key, info
         self._tables = dict(tables) if tables is not None else None
+        self._arrow: dict[str, pa.Table] | None = None
         self._data = dict(data or {})
+
+    @property
+    def arrow(self) -> dict[str, pa.Table]:
+        """The part's tables as Arrow tables (parsed on first use, key checked): what the
+        suite's tables are assembled from, converted to pandas once for the whole suite."""
+        if self._arrow is None:
+            if self._tables is not None:
+                self._arrow = {
+                    name: pa.Table.from_pandas(frame, preserve_index=False)
+                    for name, frame in self._tables.items()
+                }
+            else:
+                self._arrow = {}
+                for name, data in self._data.items():
+                    table, metadata = read_arrow_bytes(data)
+                    if metadata.get("part", {}).get("key") != self.key:
+                        raise StoreError(f"table {name} of part {self.key} belongs to another key")
+                    self._arrow[name] = table
+                self._data = {}
+        return self._arrow
 
     @property
     def tables(self) -> dict[str, pd.DataFrame]:
         """The part's frames by table name (parsed on first use)."""
         if self._tables is None:
-            tables = {}
-            for name, data in self._data.items():
-                frame, metadata = read_table_bytes(data)
-                part_meta = metadata.get("part", {})
-                if part_meta.get("key") != self.key:
-                    raise StoreError(f"table {name} of part {self.key} belongs to another key")
-                tables[name] = frame
-            self._tables, self._data = tables, {}
+            self._tables = {name: table.to_pandas() for name, table in self.arrow.items()}
         return self._tables
 
 
@@ -164,7 +179,7 @@ class CellStore:
                 return None, f"part {folder} lacks its curves or runs"
             part = Part(key, info, data=data)
             if parse:
-                part.tables  # noqa: B018 - parse now: a failure is reported, not raised later
+                part.arrow  # noqa: B018 - parse now: a failure is reported, not raised later
         except Exception as error:  # whatever a damaged file raises, it is not a result
             return None, f"part {folder} cannot be read ({type(error).__name__}: {error})"
         return part, None

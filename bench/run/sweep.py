@@ -27,9 +27,10 @@ import pandas as pd
 from bench.config import Suite
 from bench.faults import checkpoint, during
 from bench.plots import PLOTS_VERSION
+from bench.results.assembly import concat_labelled, from_frame, to_frame, with_roles
 from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, setting_labels
 from bench.results.environment import environment
-from bench.results.frames import order_columns, skipped_runs_frame, with_roles
+from bench.results.frames import order_columns, skipped_runs_frame
 from bench.results.parquet import write_table
 from bench.results.publish import (
     folder_is_current,
@@ -140,16 +141,6 @@ def plan(
             continue
         plans.append(Planned(cell, COMPUTE, note=problem or ""))
     return plans
-
-
-def _relabel(frame: pd.DataFrame, cell: Cell) -> pd.DataFrame:
-    """A stored frame under the names this suite gives its problem and optimizer entry."""
-    if frame.empty:
-        return frame
-    frame = frame.copy()
-    frame["problem"] = cell.problem.name
-    frame["optimizer"] = cell.setting.name
-    return frame
 
 
 def _placeholder_runs(planned: Planned, suite: Suite) -> pd.DataFrame:
@@ -358,50 +349,58 @@ def _compute_all(
 
 
 def assemble(suite: Suite, plans: Sequence[Planned]) -> dict[str, pd.DataFrame]:
-    """The suite's tables from its cells' parts (and placeholder rows for the rest)."""
-    frames: dict[str, list[pd.DataFrame]] = {
-        name: [] for name in ("curves", "runs", "paths", "curvature")
-    }
-    stored: list[tuple[Cell, dict[str, pd.DataFrame]]] = []
+    """The suite's tables from its cells' parts (and placeholder rows for the rest), in
+    plan order, under this suite's names; paths and curvature of the kept lanes only."""
+    stored = [p for p in plans if p.action == REUSE and p.part is not None]
+    problems = [p.cell.problem.name for p in stored]
+    optimizers = [p.cell.setting.name for p in stored]
+    # Runs keep plan order: a cell without a result has placeholder rows where it stands.
+    runs_tables, run_problems, run_optimizers = [], [], []
     for planned in plans:
         if planned.action == REUSE and planned.part is not None:
-            cell = planned.cell
-            stored.append((cell, {n: _relabel(f, cell) for n, f in planned.part.tables.items()}))
-            frames["runs"].append(stored[-1][1]["runs"])
+            runs_tables.append(planned.part.arrow["runs"])
         else:
-            frames["runs"].append(_placeholder_runs(planned, suite))
-    kept = {}
-    if stored:
-        kept = kept_settings(
-            pd.concat([tables["runs"] for _, tables in stored], ignore_index=True),
-            {(c.problem.name, c.setting.name): c.setting for c, _ in stored},
-            {c.problem.name: {"f_star": c.problem.f_star} for c, _ in stored},
-        )
-    for cell, cell_tables in stored:
-        best, default = kept[(cell.problem.name, cell.setting.name)]
-        for name, frame in cell_tables.items():
-            if name in ("paths", "curvature"):
-                frames[name].append(with_roles(frame, best, default))
-            elif name != "runs":
-                frames[name].append(frame)
+            runs_tables.append(from_frame(_placeholder_runs(planned, suite)))
+        run_problems.append(planned.cell.problem.name)
+        run_optimizers.append(planned.cell.setting.name)
+    runs = to_frame(concat_labelled(runs_tables, run_problems, run_optimizers))
     hyper = _hyperparameter_names(suite)
-    curves = [f for f in frames["curves"] if not f.empty]
     tables = {
         "curves": order_columns(
-            pd.concat(curves, ignore_index=True)
-            if curves
-            else pd.DataFrame(columns=list(CURVE_COLUMNS)),
+            to_frame(
+                concat_labelled([p.part.arrow["curves"] for p in stored], problems, optimizers),
+                CURVE_COLUMNS,
+            ),
             list(CURVE_COLUMNS) + hyper,
         ),
         "runs": order_columns(
-            pd.concat(frames["runs"], ignore_index=True),
-            ["problem", "optimizer", "setting", "seed", *hyper, *RUN_COLUMNS[4:]],
+            runs, ["problem", "optimizer", "setting", "seed", *hyper, *RUN_COLUMNS[4:]]
         ),
     }
+    if not stored:
+        return tables
+    from_store = np.repeat(
+        [p.action == REUSE and p.part is not None for p in plans],
+        [t.num_rows for t in runs_tables],
+    )
+    stored_runs = runs[from_store]
+    kept = kept_settings(
+        stored_runs,
+        {(p.cell.problem.name, p.cell.setting.name): p.cell.setting for p in stored},
+        {p.cell.problem.name: {"f_star": p.cell.problem.f_star} for p in stored},
+    )
     for name in ("paths", "curvature"):
-        kept = [f for f in frames[name] if not f.empty]
-        if kept:
-            tables[name] = pd.concat(kept, ignore_index=True)
+        parts = [p for p in stored if name in p.part.arrow]
+        table = concat_labelled(
+            [
+                with_roles(p.part.arrow[name], *kept[(p.cell.problem.name, p.cell.setting.name)])
+                for p in parts
+            ],
+            [p.cell.problem.name for p in parts],
+            [p.cell.setting.name for p in parts],
+        )
+        if table is not None:
+            tables[name] = to_frame(table)
     return tables
 
 

@@ -432,16 +432,15 @@ def ladder(
 
     columns = [(t, ladder_column(prefix, t)) for t in targets]
     columns = [(t, c) for t, c in columns if c in runs.columns]
-    rows = []
-    for row in table.itertuples():
-        group = runs[
-            (runs["problem"] == row.problem)
-            & (runs["optimizer"] == row.optimizer)
-            & (runs["setting"] == row.setting)
-        ]
-        values = {target_text(t): _median_inf(group[c]) for t, c in columns}
-        rows.append({"problem": row.problem, "optimizer": row.optimizer, **values})
-    return pd.DataFrame(rows)
+    keys = table[_KEYS].reset_index(drop=True)
+    wanted = runs.merge(keys.drop_duplicates(), on=_KEYS, how="inner", sort=False)
+    medians = wanted[_KEYS].drop_duplicates().reset_index(drop=True)
+    for target, column in columns:
+        # NaN ("never") counts as +inf: a median of seeds half of which never got there.
+        filled = wanted[_KEYS].assign(_never=wanted[column].astype(np.float64).fillna(np.inf))
+        medians[target_text(target)] = _group_quantile(filled, "_never", 0.5)
+    frame = keys.merge(medians, on=_KEYS, how="left", sort=False)
+    return frame.drop(columns="setting").reset_index(drop=True)
 
 
 def skipped_cells(runs: pd.DataFrame) -> pd.DataFrame:

@@ -171,3 +171,13 @@ def test_a_yaml_date_in_the_config_is_a_value_not_a_crash():
     raw["description"] = datetime.date(2024, 1, 1)  # what PyYAML makes of 2024-01-01
     assert _keys(raw) == _keys(BASE)
     assert canonical({"d": datetime.date(2024, 1, 1)}) == {"d": "2024-01-01"}
+
+
+def test_suite_cells_keys_are_cell_key_of_each_cell():
+    """suite_cells makes each problem's and entry's spec canonical once: the keys must be
+    exactly those of cell_key, cell by cell (the store's parts are named by them)."""
+    suite = build_suite(copy.deepcopy(BASE))
+    cells = suite_cells(suite)
+    assert len(cells) == len(suite.problems) * len(suite.optimizers)
+    for cell in cells:
+        assert cell.key == cell_key(suite, cell.problem_index, cell.setting)

@@ -40,6 +40,29 @@ def test_real_datasets_are_scikit_learns():
     np.testing.assert_allclose(diabetes["y"], (target - target.mean()) / target.std())
 
 
+@pytest.mark.parametrize("name", ["breast_cancer", "digits", "diabetes"])
+def test_bundled_datasets_come_back_from_the_disk_cache_bitwise(name, tmp_path, monkeypatch):
+    """The joblib cache that spares an unchanged rerun importing scikit-learn returns
+    exactly what scikit-learn's loader returns, written on the first call, read after."""
+    import sklearn.datasets
+
+    from problems import datasets
+
+    monkeypatch.setenv(datasets.DATA_CACHE_ENV, str(tmp_path))
+    datasets._memory.cache_clear()
+    try:
+        first = datasets._bundled(name)
+        assert any(tmp_path.rglob("*.pkl")), "the first call writes the cache"
+        again = datasets._bundled(name)
+    finally:
+        datasets._memory.cache_clear()
+    bunch = getattr(sklearn.datasets, f"load_{name}")()
+    for got in (first, again):
+        np.testing.assert_array_equal(got[0], bunch.data)
+        np.testing.assert_array_equal(got[1], bunch.target)
+        assert got[0].dtype == np.float64
+
+
 def test_synthetic_data_follows_the_data_seed():
     first = PROBLEMS["logistic"](dataset="synthetic", seed=0).data["X"]
     again = PROBLEMS["logistic"](dataset="synthetic", seed=0).data["X"]

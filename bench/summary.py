@@ -433,12 +433,17 @@ def ladder(
     columns = [(t, ladder_column(prefix, t)) for t in targets]
     columns = [(t, c) for t, c in columns if c in runs.columns]
     keys = table[_KEYS].reset_index(drop=True)
+    # The report asks one problem at a time: narrow the runs before merging.
+    runs = runs[runs["problem"].isin(keys["problem"].unique())]
     wanted = runs.merge(keys.drop_duplicates(), on=_KEYS, how="inner", sort=False)
-    medians = wanted[_KEYS].drop_duplicates().reset_index(drop=True)
-    for target, column in columns:
-        # NaN ("never") counts as +inf: a median of seeds half of which never got there.
-        filled = wanted[_KEYS].assign(_never=wanted[column].astype(np.float64).fillna(np.inf))
-        medians[target_text(target)] = _group_quantile(filled, "_never", 0.5)
+    # NaN ("never") counts as +inf: a median of seeds half of which never got there.
+    huge = np.finfo(np.float64).max / 4
+    values = {
+        target_text(t): wanted[c].astype(np.float64).fillna(huge).to_numpy() for t, c in columns
+    }
+    grouped = wanted[_KEYS].assign(**values).groupby(_KEYS, sort=False)[list(values)]
+    linear, upper = grouped.quantile(0.5), grouped.quantile(0.5, interpolation="higher")
+    medians = linear.where(upper < huge, np.inf).reset_index()
     frame = keys.merge(medians, on=_KEYS, how="left", sort=False)
     return frame.drop(columns="setting").reset_index(drop=True)
 

@@ -19,7 +19,7 @@ import textwrap
 from pathlib import Path
 
 from bench.results.parquet import read_metadata
-from bench.results.store import CellStore
+from bench.results.store import STORE_VERSION, CellStore
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -86,7 +86,7 @@ def stored_keys(store: Path) -> set[str]:
     """Keys of the cell folders in the store; asserts every one of them loads as a part."""
     cells = CellStore(store)
     keys = set()
-    for folder in sorted((store / "v1" / "cells").glob("*/*")):
+    for folder in sorted((store / f"v{STORE_VERSION}" / "cells").glob("*/*")):
         part, problem = cells.load(folder.name)
         assert part is not None, f"unreadable part {folder}: {problem}"
         keys.add(folder.name)

@@ -21,6 +21,7 @@ import pytest
 
 from bench.config import load_suite
 from bench.results.parquet import read_table
+from bench.results.store import CellStore
 from bench.run.keys import suite_cells
 from tests.helpers import (
     bench_command,
@@ -276,4 +277,4 @@ def test_failing_and_overtime_cells_are_rows_and_retry_failed_reruns_only_them(t
     assert (t["cells_run"], t["cells_reused"], t["cells_failed"]) == (2, 2, 0)
     runs, _ = read_table(out / "runs.parquet")
     assert len(runs) == ROWS and set(runs["status"]) <= ORDINARY
-    assert not list((tmp_path / ".store" / "v1" / "failed").iterdir())
+    assert not list(CellStore(tmp_path / ".store").failure_path("x").parent.iterdir())

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.results.parquet import write_table
+from bench.results.arrow_ipc import write_ipc
 from bench.results.store import PART_FILE, STORE_VERSION, CellStore
 
 KEY = "ab" + "0" * 38
@@ -62,24 +62,24 @@ def test_a_damaged_part_is_reported_never_read(tmp_path, damage):
     folder = store.part_dir(KEY)
     info = json.loads((folder / PART_FILE).read_text())
     if damage == "truncate-table":
-        data = (folder / "curves.parquet").read_bytes()
-        (folder / "curves.parquet").write_bytes(data[: len(data) // 2])
+        data = (folder / "curves.arrow").read_bytes()
+        (folder / "curves.arrow").write_bytes(data[: len(data) // 2])
     elif damage == "truncate-json":
         (folder / PART_FILE).write_text((folder / PART_FILE).read_text()[:10])
-    elif damage == "flipped-byte":  # parquet itself may read this back as another number
-        data = bytearray((folder / "curves.parquet").read_bytes())
+    elif damage == "flipped-byte":  # IPC may read this back as another number
+        data = bytearray((folder / "curves.arrow").read_bytes())
         data[len(data) // 3] ^= 0x01
-        (folder / "curves.parquet").write_bytes(bytes(data))
+        (folder / "curves.arrow").write_bytes(bytes(data))
     elif damage == "delete-table":
-        (folder / "runs.parquet").unlink()
+        (folder / "runs.arrow").unlink()
     elif damage == "foreign-schema":
         (folder / PART_FILE).write_text(json.dumps({**info, "store_version": STORE_VERSION + 1}))
     elif damage == "foreign-key-json":
         (folder / PART_FILE).write_text(json.dumps({**info, "key": OTHER}))
     else:
         meta = {"part": {"key": OTHER, "store_version": STORE_VERSION}}
-        write_table(_tables()["curves"], folder / "curves.parquet", meta)
-        digest = hashlib.sha256((folder / "curves.parquet").read_bytes()).hexdigest()
+        write_ipc(_tables()["curves"], folder / "curves.arrow", meta)
+        digest = hashlib.sha256((folder / "curves.arrow").read_bytes()).hexdigest()
         info["sha256"]["curves"] = digest  # a consistent checksum: the key check must catch it
         (folder / PART_FILE).write_text(json.dumps(info))
     part, problem = store.load(KEY)

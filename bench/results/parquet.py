@@ -19,7 +19,7 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, Any]) ->
     """Parquet with our metadata (environment, schema version, suite) beside pandas'."""
     table = pa.Table.from_pandas(frame, preserve_index=False)
     merged = dict(table.schema.metadata or {})
-    merged[METADATA_KEY] = json.dumps(metadata, default=_json_default).encode()
+    merged[METADATA_KEY] = json.dumps(metadata, default=json_default).encode()
     pq.write_table(table.replace_schema_metadata(merged), path)
 
 
@@ -28,21 +28,13 @@ def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
     return pq.read_table(path).to_pandas(), read_metadata(path)
 
 
-def read_arrow_bytes(data: bytes) -> tuple[pa.Table, dict[str, Any]]:
-    """The Arrow table and our metadata from a file already in memory (the store checks
-    its hash first; converting to pandas is left to the caller, once per suite)."""
-    table = pq.read_table(pa.BufferReader(data))
-    raw = (table.schema.metadata or {}).get(METADATA_KEY)
-    return table, (json.loads(raw) if raw else {})
-
-
 def read_metadata(path: Path) -> dict[str, Any]:
     """Our metadata alone (the schema is read, not the rows)."""
     raw = (pq.read_schema(path).metadata or {}).get(METADATA_KEY)
     return json.loads(raw) if raw else {}
 
 
-def _json_default(value: Any) -> Any:
+def json_default(value: Any) -> Any:
     if isinstance(value, np.ndarray):
         return value.tolist()
     if isinstance(value, np.generic):

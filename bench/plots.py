@@ -756,13 +756,13 @@ def sensitivity_plot(
     if LEARNING_RATE not in runs.columns:
         return None
     hyper = results.metadata.get("hyperparameters", ())
-    summary = setting_summary(runs, results.metadata["problems"], hyper)
-    if LEARNING_RATE not in summary.columns:
+    every_setting = setting_summary(runs, results.metadata["problems"], hyper)
+    if LEARNING_RATE not in every_setting.columns:
         return None
-    summary = summary[summary[LEARNING_RATE].notna()]
+    summary = every_setting[every_setting[LEARNING_RATE].notna()]
     if summary.empty:
         return None
-    best = best_settings(runs, results.metadata["problems"], hyper)
+    best = best_settings(runs, results.metadata["problems"], hyper, summary=every_setting)
     tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
     diverged = diverged_learning_rates(summary)
     if diverged:

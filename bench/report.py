@@ -392,6 +392,7 @@ def _entries_blocks(metadata: Mapping[str, Any]) -> list[Block]:
 def _problem_blocks(
     problem: str,
     results: Results,
+    runs: pd.DataFrame,
     table: pd.DataFrame,
     figures: list[Figure],
     notes: list[str],
@@ -465,8 +466,8 @@ def _problem_blocks(
         )
         targets = metadata["suite"].get("targets") or []
         if column == "gap" and targets:
-            steps = ladder(results.runs, ranked, targets, "steps")
-            evals = ladder(results.runs, ranked, targets, "evals")
+            steps = ladder(runs, ranked, targets, "steps")
+            evals = ladder(runs, ranked, targets, "evals")
             columns = [c for c in steps.columns if c not in ("problem", "optimizer")]
             if columns:
                 rows = [
@@ -488,7 +489,7 @@ def _problem_blocks(
                 )
     if not ranked.empty:
         blocks += [Paragraph(text) for text in _flag_notes(problem, ranked, results)]
-    below = _below_f_star(results.runs[results.runs["problem"] == problem], info)
+    below = _below_f_star(runs, info)
     if below is not None:
         blocks.append(
             Paragraph(
@@ -498,7 +499,7 @@ def _problem_blocks(
                 "log axes."
             )
         )
-    skipped = skipped_cells(results.runs[results.runs["problem"] == problem])
+    skipped = skipped_cells(runs)
     if not skipped.empty:
         blocks.append(
             Items([_not_run_text(r.status, r.optimizer, r.reason) for r in skipped.itertuples()])
@@ -668,10 +669,13 @@ def report_blocks(results: Results, table: pd.DataFrame, figures: Figures) -> li
     blocks += _overview_blocks(results, table, figures.overview)
     blocks += _entries_blocks(results.metadata)
     blocks.append(Heading("Problems", 2, "problems"))
+    # Each problem's runs, split once (the sections would otherwise each scan all runs).
+    runs = dict(tuple(results.runs.groupby("problem", sort=False, observed=True)))
     for problem in results.metadata["problems"]:
         blocks += _problem_blocks(
             problem,
             results,
+            runs.get(problem, results.runs.iloc[:0]),
             table,
             figures.problems.get(problem, []),
             figures.notes.get(problem, []),

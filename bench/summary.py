@@ -243,18 +243,25 @@ def _grid_edges(
     a hyperparameter with at least 3 values counts (with 2, both are edges), and an edge
     that only ties an inside value (the grid order broke the tie) is not one."""
     hyper = [name for name in hyperparameters if name in summary.columns]
-    cells = dict(iter(summary.groupby(["problem", "optimizer"], sort=False)))
+    cells = {
+        cell: (
+            {name: rows[name].to_numpy(np.float64) for name in hyper},
+            list(map(tuple, rows[_PROTOCOL_KEY].to_numpy(np.float64).tolist())),
+        )
+        for cell, rows in summary.groupby(["problem", "optimizer"], sort=False)
+    }
     edges = []
     for row in best.to_dict("records"):
-        cell = cells[(row["problem"], row["optimizer"])]
+        columns, keys = cells[(row["problem"], row["optimizer"])]
         texts = []
         for name in hyper:
-            values = np.unique(cell[name].dropna().to_numpy(np.float64))
+            column = columns[name]
+            values = np.unique(column[~np.isnan(column)])
             value = row[name]
             if values.size < 3 or pd.isna(value) or values[0] < value < values[-1]:
                 continue
-            inside = cell[(cell[name] > values[0]) & (cell[name] < values[-1])]
-            best_inside = min(map(tuple, inside[_PROTOCOL_KEY].to_numpy(np.float64).tolist()))
+            inside = (column > values[0]) & (column < values[-1])
+            best_inside = min(key for key, keep in zip(keys, inside, strict=True) if keep)
             if best_inside <= _protocol_key(row):
                 continue  # an inside value does as well: not evidence of a better beyond
             side = "largest" if value == values[-1] else "smallest"
@@ -267,8 +274,10 @@ def best_settings(
     runs: pd.DataFrame,
     problems: Mapping[str, Mapping[str, Any]],
     hyperparameters: Sequence[str] = (),
+    summary: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The tuned setting per (problem, optimizer), ranked within each problem (see module).
+    ``summary``: `setting_summary` of the same arguments, where the caller has it already.
 
     Protocol flags beside each row:
       all_settings_diverged: every setting of the grid scored +inf (its median run
@@ -276,7 +285,8 @@ def best_settings(
       grid_edge / tuned_at_grid_edge: the tuned value of a swept hyperparameter (of 3 or
         more values) is the largest or smallest of its grid: the optimum may lie beyond it.
     """
-    summary = setting_summary(runs, problems, hyperparameters)
+    if summary is None:
+        summary = setting_summary(runs, problems, hyperparameters)
     if summary.empty:
         return summary.assign(
             rank=pd.Series(dtype=np.int64),
@@ -339,7 +349,7 @@ def comparison(runs: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
     problems = metadata["problems"]
     hyper = metadata.get("hyperparameters", ())
     summary = setting_summary(runs, problems, hyper)
-    best = best_settings(runs, problems, hyper)
+    best = best_settings(runs, problems, hyper, summary=summary)
     optimizers = metadata.get("optimizers", {})
     extra: dict[str, list[Any]] = {
         name: []

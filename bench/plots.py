@@ -1275,25 +1275,54 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _digest_frame(digest: Any, frame: pd.DataFrame | None) -> None:
+def _drawn_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """The columns a fingerprint covers, sorted by name (timings are not drawn)."""
+    frame = frame.drop(columns=[c for c in UNDRAWN_COLUMNS if c in frame.columns])
+    return frame[sorted(map(str, frame.columns))]
+
+
+def _row_hashes(frame: pd.DataFrame) -> np.ndarray | None:
+    """One uint64 per row of `_drawn_columns` (None where a value does not hash: lists).
+    A row's hash depends on its own values only, so the whole table is hashed once and
+    each problem's rows summed (`_row_hash_sums`)."""
+    try:
+        return pd.util.hash_pandas_object(_drawn_columns(frame), index=False).to_numpy(np.uint64)
+    except TypeError:
+        return None
+
+
+def _row_hash_sums(frame: pd.DataFrame | None) -> dict[str, np.uint64]:
+    """Per problem, the sum of its rows' `_row_hashes` (wrapping at 2**64); {} where the
+    table is absent, has no problem column, or does not hash."""
+    if frame is None or "problem" not in frame.columns:
+        return {}
+    hashes = _row_hashes(frame)
+    if hashes is None:
+        return {}
+    groups = frame.groupby("problem", sort=False, observed=True).indices
+    return {str(p): hashes[rows].sum(dtype=np.uint64) for p, rows in groups.items()}
+
+
+def _digest_frame(
+    digest: Any, frame: pd.DataFrame | None, row_sum: np.uint64 | None = None
+) -> None:
     """Feed a table to the digest independently of its row order: columns by name, then
     the rows' hashes summed, so two tables with the same rows hash alike however they were
-    written."""
+    written. ``row_sum``: that sum, where the caller has it already (`_row_hash_sums`)."""
     if frame is None:
         digest.update(b"<no table>")
         return
-    frame = frame.drop(columns=[c for c in UNDRAWN_COLUMNS if c in frame.columns])
-    columns = sorted(map(str, frame.columns))
-    frame = frame[columns]
+    frame = _drawn_columns(frame)
+    columns = list(frame.columns)
     digest.update(_json_bytes([columns, [str(frame[c].dtype) for c in columns], len(frame)]))
-    try:
-        # The sum of the rows' hashes (wrapping at 2**64) is the same in any row order, and
-        # 50x faster than sorting a problem's curves by every column first.
-        rows = pd.util.hash_pandas_object(frame, index=False).to_numpy(np.uint64)
-        digest.update(np.uint64(rows.sum(dtype=np.uint64)).tobytes())
+    # The sum of the rows' hashes (wrapping at 2**64) is the same in any row order, and
+    # 50x faster than sorting a problem's curves by every column first.
+    if row_sum is None and (rows := _row_hashes(frame)) is not None:
+        row_sum = rows.sum(dtype=np.uint64)
+    if row_sum is not None:
+        digest.update(np.uint64(row_sum).tobytes())
         return
-    except TypeError:  # values that do not hash (lists): sorted, then column by column
-        pass
+    # Values that do not hash (lists): sorted, then column by column.
     try:
         frame = frame.sort_values(columns, kind="stable", na_position="last", ignore_index=True)
     except TypeError:  # values that do not compare (mixed types): the table's own order
@@ -1342,11 +1371,13 @@ def problem_fingerprint(
     table: pd.DataFrame,
     styles: Mapping[str, dict],
     groups: Mapping[str, Mapping[str, pd.DataFrame]] | None = None,
+    hash_sums: Mapping[str, Mapping[str, np.uint64]] | None = None,
 ) -> str:
     """sha256 of exactly what ``problem``'s figures are drawn from: its rows of every table
     (timings left out), its rows of the comparison ``table``, its metadata, the suite's
     target, the optimizers' metadata and styles, and `PLOTS_VERSION`. ``groups``: the
-    tables split by problem already (`draw_all` splits them once for all problems)."""
+    tables split by problem already (`draw_all` splits them once for all problems), and
+    ``hash_sums`` their rows' hash sums (`_row_hash_sums`, one hashing pass per table)."""
     digest = _context_digest(results.metadata, styles)
     digest.update(_json_bytes(["problem", problem, results.metadata["problems"].get(problem)]))
     for name in (*_TABLES, "table"):
@@ -1358,7 +1389,8 @@ def problem_fingerprint(
         if rows is None:
             rows = frame[frame["problem"] == problem] if "problem" in frame else frame.iloc[:0]
         digest.update(name.encode())
-        _digest_frame(digest, rows)
+        row_sum = (hash_sums or {}).get(name, {}).get(problem)
+        _digest_frame(digest, rows, row_sum if row_sum is not None and len(rows) else None)
     return digest.hexdigest()
 
 
@@ -1490,6 +1522,8 @@ def draw_all(
     in_place = source is not None and source.resolve() == plots_dir.resolve()
     groups = {name: _by_problem(getattr(results, name)) for name in _TABLES}
     groups["table"] = _by_problem(table)
+    hash_sums = {name: _row_hash_sums(getattr(results, name)) for name in _TABLES}
+    hash_sums["table"] = _row_hash_sums(table)
 
     # (problem, or None for the profiles; fingerprint; jobs; records to reuse, or None)
     plan: list[tuple[str | None, str, list[_Job], list[dict[str, str]] | None]] = []
@@ -1502,7 +1536,7 @@ def draw_all(
         )
         if problem_notes:
             notes[problem] = problem_notes
-        fingerprint = problem_fingerprint(problem, results, table, styles, groups)
+        fingerprint = problem_fingerprint(problem, results, table, styles, groups, hash_sums)
         records = None
         if source is not None and isinstance(previous_problems, dict):
             records = _reusable(previous_problems.get(problem), fingerprint, source)

@@ -394,6 +394,7 @@ def _problem_blocks(
     results: Results,
     runs: pd.DataFrame,
     table: pd.DataFrame,
+    ladders: tuple[pd.DataFrame, pd.DataFrame] | None,
     figures: list[Figure],
     notes: list[str],
 ) -> list[Block]:
@@ -464,10 +465,9 @@ def _problem_blocks(
                 numeric=frozenset({0, 4, 5, 6, 7, 8, 9, 10, 11}),
             )
         )
-        targets = metadata["suite"].get("targets") or []
-        if column == "gap" and targets:
-            steps = ladder(runs, ranked, targets, "steps")
-            evals = ladder(runs, ranked, targets, "evals")
+        if column == "gap" and ladders is not None:
+            mine = (table["problem"] == problem).to_numpy()
+            steps, evals = ladders[0][mine], ladders[1][mine]
             columns = [c for c in steps.columns if c not in ("problem", "optimizer")]
             if columns:
                 rows = [
@@ -671,12 +671,23 @@ def report_blocks(results: Results, table: pd.DataFrame, figures: Figures) -> li
     blocks.append(Heading("Problems", 2, "problems"))
     # Each problem's runs, split once (the sections would otherwise each scan all runs).
     runs = dict(tuple(results.runs.groupby("problem", sort=False, observed=True)))
+    # The ladders of every tuned row at once, row for row with ``table``.
+    targets = results.metadata["suite"].get("targets") or []
+    ladders = (
+        (
+            ladder(results.runs, table, targets, "steps"),
+            ladder(results.runs, table, targets, "evals"),
+        )
+        if targets
+        else None
+    )
     for problem in results.metadata["problems"]:
         blocks += _problem_blocks(
             problem,
             results,
             runs.get(problem, results.runs.iloc[:0]),
             table,
+            ladders,
             figures.problems.get(problem, []),
             figures.notes.get(problem, []),
         )

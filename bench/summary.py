@@ -243,25 +243,25 @@ def _grid_edges(
     a hyperparameter with at least 3 values counts (with 2, both are edges), and an edge
     that only ties an inside value (the grid order broke the tie) is not one."""
     hyper = [name for name in hyperparameters if name in summary.columns]
+    # Whole columns converted once, then sliced per cell: pandas per cell costs 1 s a suite.
+    columns = {name: summary[name].to_numpy(np.float64) for name in hyper}
+    keys = list(map(tuple, summary[_PROTOCOL_KEY].to_numpy(np.float64).tolist()))
     cells = {
-        cell: (
-            {name: rows[name].to_numpy(np.float64) for name in hyper},
-            list(map(tuple, rows[_PROTOCOL_KEY].to_numpy(np.float64).tolist())),
-        )
-        for cell, rows in summary.groupby(["problem", "optimizer"], sort=False)
+        cell: ({name: values[rows] for name, values in columns.items()}, [keys[i] for i in rows])
+        for cell, rows in summary.groupby(["problem", "optimizer"], sort=False).indices.items()
     }
     edges = []
     for row in best.to_dict("records"):
-        columns, keys = cells[(row["problem"], row["optimizer"])]
+        cell_columns, cell_keys = cells[(row["problem"], row["optimizer"])]
         texts = []
         for name in hyper:
-            column = columns[name]
+            column = cell_columns[name]
             values = np.unique(column[~np.isnan(column)])
             value = row[name]
             if values.size < 3 or pd.isna(value) or values[0] < value < values[-1]:
                 continue
             inside = (column > values[0]) & (column < values[-1])
-            best_inside = min(key for key, keep in zip(keys, inside, strict=True) if keep)
+            best_inside = min(k for k, keep in zip(cell_keys, inside, strict=True) if keep)
             if best_inside <= _protocol_key(row):
                 continue  # an inside value does as well: not evidence of a better beyond
             side = "largest" if value == values[-1] else "smallest"

@@ -1312,9 +1312,9 @@ def _digest_frame(
     if frame is None:
         digest.update(b"<no table>")
         return
-    frame = _drawn_columns(frame)
-    columns = list(frame.columns)
-    digest.update(_json_bytes([columns, [str(frame[c].dtype) for c in columns], len(frame)]))
+    dtypes = {str(c): str(t) for c, t in frame.dtypes.items() if c not in UNDRAWN_COLUMNS}
+    columns = sorted(dtypes)
+    digest.update(_json_bytes([columns, [dtypes[c] for c in columns], len(frame)]))
     # The sum of the rows' hashes (wrapping at 2**64) is the same in any row order, and
     # 50x faster than sorting a problem's curves by every column first.
     if row_sum is None and (rows := _row_hashes(frame)) is not None:
@@ -1322,6 +1322,7 @@ def _digest_frame(
     if row_sum is not None:
         digest.update(np.uint64(row_sum).tobytes())
         return
+    frame = _drawn_columns(frame)
     # Values that do not hash (lists): sorted, then column by column.
     try:
         frame = frame.sort_values(columns, kind="stable", na_position="last", ignore_index=True)

@@ -9,7 +9,9 @@ that one failing cell is data. To make that happen at an exact place, they set
   i.e. in the middle of the work (an XLA compile, drawing the figures);
 - ``enospc:STAGE``: raise ``OSError(ENOSPC)`` there, as a full disk would;
 - ``raise:cell:GLOB`` / ``hang:cell:GLOB``: the cells whose label (`problem x optimizer`)
-  matches GLOB raise an exception / sleep for an hour when they start computing.
+  matches GLOB raise an exception / sleep for an hour when they start computing;
+- ``raise:figure:GLOB`` / ``kill:figure:GLOB``: drawing a figure whose file name matches
+  GLOB raises / SIGKILLs the drawing process of a pool (never the main process).
 
 Stages: ``compile`` (a cell's XLA compile), ``cell-done`` (between cells), ``part-write``
 (a part's files written, not yet renamed into the store), ``table-write`` (between two
@@ -22,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import fnmatch
+import multiprocessing
 import os
 import signal
 import threading
@@ -90,3 +93,17 @@ def cell_fault(label: str) -> None:
             raise RuntimeError(f"injected failure in {label}")
         if action == "hang":
             time.sleep(3600)
+
+
+def figure_fault(file: str) -> None:
+    """Raise, or kill the drawing process, at the figure ``file`` if ``OPTBENCH_FAULT``
+    asks for it (tests only)."""
+    if FAULT_ENV not in os.environ:
+        return
+    for action, stage, pattern in _faults():
+        if stage != "figure" or not fnmatch.fnmatchcase(file, pattern):
+            continue
+        if action == "raise":
+            raise RuntimeError(f"injected failure in figure {file}")
+        if action == "kill" and multiprocessing.parent_process() is not None:
+            _die()

@@ -9,4 +9,7 @@ import os
 import jax
 
 os.environ["OPTBENCH_CACHE_DIR"] = ""
+# Figures are drawn in this process (tests spy on and break drawing functions here); the
+# pool of drawing processes has its own tests (test_plots.py), which ask for it.
+os.environ.setdefault("OPTBENCH_DRAW_WORKERS", "1")
 jax.config.update("jax_enable_x64", True)

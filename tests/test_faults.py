@@ -94,6 +94,54 @@ def _errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
+def _processes_with(marker: str) -> list[int]:
+    """Pids whose environment (as they were started) holds ``marker``."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+    return pids
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
+def test_a_run_killed_while_a_pool_draws_leaves_no_process_behind(previous, tmp_path):
+    # Figures drawn by two processes (from a fork server); the main process is killed in
+    # the middle: the server and its drawing processes exit too, the previous results stay,
+    # and a rerun draws everything.
+    out, _ = _copy(previous, tmp_path)
+    before = snapshot(out)
+    marker = f"draw-pool-{os.getpid()}-{time.monotonic_ns()}"
+    env = {**bench_env("kill-during:draw:1.5"), "OPTBENCH_DRAW_WORKERS": "2", "MARK": marker}
+    killed = subprocess.run(
+        bench_command("run", previous.new, "--out", out),
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    deadline = time.monotonic() + 10
+    while _processes_with(marker) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert _processes_with(marker) == []
+    _assert_previous_results(out, before, previous)
+    env["OPTBENCH_FAULT"] = ""
+    rerun = subprocess.run(
+        bench_command("run", previous.new, "--out", out),
+        cwd=Path(__file__).parent.parent,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert rerun.returncode == 0, rerun.stderr
+    assert set(snapshot(out)) == previous.files
+    assert _processes_with(marker) == []
+
+
 @pytest.mark.parametrize(
     ("fault", "cold_cache", "at_kill"),
     [

@@ -446,6 +446,66 @@ def test_progress_one_line_per_figure_then_the_report(tmp_path: Path, capsys):
     assert lines[-1] == "figures: drew 0 figures, reused 6"
 
 
+def _png_bytes(out: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted((out / "plots").glob("*.png"))}
+
+
+def test_a_pool_of_drawing_processes_draws_the_same_files(tmp_path: Path, monkeypatch):
+    # Two drawing processes (from a fork server) against this process alone: the same
+    # PNG files byte for byte, the same report, the progress lines in report order.
+    problems = ("quad-2d", "ill-10d", "offset-20d")
+    here = build(tmp_path / "here", steps=20, seeds=(0, 1), problems=problems)
+    pooled = _copy_tables(here, tmp_path / "pooled")
+    _quiet(here)
+    monkeypatch.setenv(plots.DRAW_WORKERS_ENV, "2")
+    log = io.StringIO()
+    built = build_report(pooled, log=log)
+    assert built.drawn == len(_pngs(here)) >= plots.MIN_PARALLEL_FIGURES
+    assert _png_bytes(pooled) == _png_bytes(here)
+    strip = re.compile(r"^(Time of the run|Environment).*$", re.M)
+    report = (pooled / "report.md").read_text()
+    assert strip.sub("", report) == strip.sub("", (here / "report.md").read_text())
+    lines = log.getvalue().splitlines()[:-1]
+    assert [re.match(r"drawing \[(\d+)/", ln)[1] for ln in lines] == [
+        str(k) for k in range(1, built.drawn + 1)
+    ]
+
+
+def test_a_figure_that_fails_or_kills_its_drawing_process_costs_only_itself(
+    tmp_path: Path, monkeypatch, capsys
+):
+    out = build(tmp_path / "results", steps=20, seeds=(0, 1), problems=("ill-10d", "offset-20d"))
+    _quiet(out)
+    expected = _png_bytes(out)
+    monkeypatch.setenv(plots.DRAW_WORKERS_ENV, "2")
+    # One figure raises inside a drawing process; another kills its process (the pool
+    # breaks): the rest, that one included, are drawn in the main process.
+    monkeypatch.setenv(
+        "OPTBENCH_FAULT", "raise:figure:ill-10d_learning_rate.png;kill:figure:profile_data.png"
+    )
+    built = _quiet(out)
+    assert (built.drawn, built.failed) == (len(expected) - 1, 1)
+    err = capsys.readouterr().err
+    assert (
+        "figure ill-10d_learning_rate.png (ill-10d): could not be drawn: RuntimeError: "
+        "injected failure in figure ill-10d_learning_rate.png"
+    ) in err
+    drawn = _png_bytes(out)
+    assert drawn == {k: v for k, v in expected.items() if k != "ill-10d_learning_rate.png"}
+    assert "Figure missing: `ill-10d_learning_rate.png`" in _section(out, "ill-10d")
+
+
+def test_draw_workers_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(plots.DRAW_WORKERS_ENV, raising=False)
+    assert plots.draw_workers(plots.MIN_PARALLEL_FIGURES - 1) == 1
+    assert plots.draw_workers(80) == min(os.cpu_count() or 1, plots.MAX_DRAW_WORKERS)
+    monkeypatch.setenv(plots.DRAW_WORKERS_ENV, "3")
+    assert (plots.draw_workers(2), plots.draw_workers(80)) == (2, 3)
+    monkeypatch.setenv(plots.DRAW_WORKERS_ENV, "many")
+    with pytest.raises(ValueError, match="OPTBENCH_DRAW_WORKERS='many'"):
+        plots.draw_workers(80)
+
+
 def _copy_tables(source: Path, target: Path) -> Path:
     target.mkdir(parents=True)
     for table in source.glob("*.parquet"):

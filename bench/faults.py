@@ -82,13 +82,20 @@ def during(stage: str) -> Iterator[None]:
             timer.cancel()
 
 
+def _named_faults(stage: str, name: str) -> list[str]:
+    """The actions ``OPTBENCH_FAULT`` asks for at ``stage`` for ``name`` (a GLOB matches)."""
+    if FAULT_ENV not in os.environ:
+        return []
+    return [
+        action
+        for action, at, pattern in _faults()
+        if at == stage and fnmatch.fnmatchcase(name, pattern)
+    ]
+
+
 def cell_fault(label: str) -> None:
     """Raise or hang in the cell ``label`` if ``OPTBENCH_FAULT`` asks for it (tests only)."""
-    if FAULT_ENV not in os.environ:
-        return
-    for action, stage, pattern in _faults():
-        if stage != "cell" or not fnmatch.fnmatchcase(label, pattern):
-            continue
+    for action in _named_faults("cell", label):
         if action == "raise":
             raise RuntimeError(f"injected failure in {label}")
         if action == "hang":
@@ -98,11 +105,7 @@ def cell_fault(label: str) -> None:
 def figure_fault(file: str) -> None:
     """Raise, or kill the drawing process, at the figure ``file`` if ``OPTBENCH_FAULT``
     asks for it (tests only)."""
-    if FAULT_ENV not in os.environ:
-        return
-    for action, stage, pattern in _faults():
-        if stage != "figure" or not fnmatch.fnmatchcase(file, pattern):
-            continue
+    for action in _named_faults("figure", file):
         if action == "raise":
             raise RuntimeError(f"injected failure in figure {file}")
         if action == "kill" and multiprocessing.parent_process() is not None:

@@ -114,14 +114,18 @@ def test_a_run_killed_while_a_pool_draws_leaves_no_process_behind(previous, tmp_
     before = snapshot(out)
     marker = f"draw-pool-{os.getpid()}-{time.monotonic_ns()}"
     env = {**bench_env("kill-during:draw:1.5"), "OPTBENCH_DRAW_WORKERS": "2", "MARK": marker}
-    killed = subprocess.run(
-        bench_command("run", previous.new, "--out", out),
-        cwd=Path(__file__).parent.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            bench_command("run", previous.new, "--out", out),
+            cwd=Path(__file__).parent.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+
+    killed = run()
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     deadline = time.monotonic() + 10
     while _processes_with(marker) and time.monotonic() < deadline:
@@ -129,14 +133,7 @@ def test_a_run_killed_while_a_pool_draws_leaves_no_process_behind(previous, tmp_
     assert _processes_with(marker) == []
     _assert_previous_results(out, before, previous)
     env["OPTBENCH_FAULT"] = ""
-    rerun = subprocess.run(
-        bench_command("run", previous.new, "--out", out),
-        cwd=Path(__file__).parent.parent,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    rerun = run()
     assert rerun.returncode == 0, rerun.stderr
     assert set(snapshot(out)) == previous.files
     assert _processes_with(marker) == []

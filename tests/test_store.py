@@ -136,3 +136,29 @@ def test_debris_of_dead_writers_is_cleaned(tmp_path):
     store.clean_temporary()
     assert not dead.exists()
     assert alive.exists()  # a live process may still be writing it
+
+
+def test_a_part_written_zstd_compressed_still_reads(tmp_path):
+    # Parts were written zstd-compressed before they were written plain: an IPC file says
+    # how it is compressed, so those parts are results as they stand, not recomputed.
+    import pyarrow as pa
+
+    store = CellStore(tmp_path / "store")
+    store.save(KEY, _tables(4.0), {})
+    folder = store.part_dir(KEY)
+    info = json.loads((folder / PART_FILE).read_text())
+    for name in info["tables"]:
+        path = folder / f"{name}.arrow"
+        table = pa.ipc.open_file(pa.BufferReader(path.read_bytes())).read_all()
+        options = pa.ipc.IpcWriteOptions(compression="zstd")
+        with (
+            pa.OSFile(str(path), "wb") as sink,
+            pa.ipc.new_file(sink, table.schema, options=options) as writer,
+        ):
+            writer.write_table(table)
+        info["sha256"][name] = hashlib.sha256(path.read_bytes()).hexdigest()
+    (folder / PART_FILE).write_text(json.dumps(info))
+    part, problem = store.load(KEY)
+    assert problem is None
+    pd.testing.assert_frame_equal(part.tables["curves"], _tables(4.0)["curves"])
+    pd.testing.assert_frame_equal(part.tables["runs"], _tables(4.0)["runs"])

@@ -1421,7 +1421,7 @@ def problem_fingerprint(
             rows = frame[frame["problem"] == problem] if "problem" in frame else frame.iloc[:0]
         digest.update(name.encode())
         row_sum = (hash_sums or {}).get(name, {}).get(problem)
-        _digest_frame(digest, rows, row_sum if row_sum is not None and len(rows) else None)
+        _digest_frame(digest, rows, row_sum)
     return digest.hexdigest()
 
 

@@ -102,16 +102,25 @@ def _lerp(a: np.ndarray, b: np.ndarray, t: np.ndarray) -> np.ndarray:
     return result
 
 
-def _group_quantile(frame: pd.DataFrame, column: str, q: float) -> np.ndarray:
-    """`robust_quantile` of ``column`` in every (problem, optimizer, setting) group of
-    ``frame`` at once (+inf = failed, NaN = no data), in the groups' order of appearance."""
+def _group_quantiles(
+    frame: pd.DataFrame, columns: Sequence[str], q: float, keys: Sequence[str] = _KEYS
+) -> pd.DataFrame:
+    """`robust_quantile` of each of ``columns`` in every ``keys`` group of ``frame`` at once
+    (+inf = failed, NaN = no data): one row per group, in the groups' order of appearance,
+    the keys as columns."""
     huge = np.finfo(np.float64).max / 4
-    values = frame[column].to_numpy(np.float64)
-    capped = frame[_KEYS].assign(_v=np.where(np.isposinf(values), huge, values))
-    grouped = capped.groupby(_KEYS, sort=False)["_v"]
-    linear = grouped.quantile(q).to_numpy(np.float64)
-    upper = grouped.quantile(q, interpolation="higher").to_numpy(np.float64)
-    return np.where(upper >= huge, np.inf, linear)
+    values = {c: frame[c].to_numpy(np.float64) for c in columns}
+    capped = frame[list(keys)].assign(
+        **{c: np.where(np.isposinf(v), huge, v) for c, v in values.items()}
+    )
+    grouped = capped.groupby(list(keys), sort=False)[list(columns)]
+    linear, upper = grouped.quantile(q), grouped.quantile(q, interpolation="higher")
+    return linear.mask(upper >= huge, np.inf).reset_index()  # NaN (no data) stays NaN
+
+
+def _group_quantile(frame: pd.DataFrame, column: str, q: float) -> np.ndarray:
+    """`_group_quantiles` of one column, as an array in the groups' order."""
+    return _group_quantiles(frame, [column], q)[column].to_numpy(np.float64)
 
 
 def _median_inf(values: pd.Series) -> float:
@@ -465,17 +474,10 @@ def ladder(
     columns = [(t, ladder_column(prefix, t)) for t in targets]
     columns = [(t, c) for t, c in columns if c in runs.columns]
     keys = table[_KEYS].reset_index(drop=True)
-    # The report asks one problem at a time: narrow the runs before merging.
-    runs = runs[runs["problem"].isin(keys["problem"].unique())]
     wanted = runs.merge(keys.drop_duplicates(), on=_KEYS, how="inner", sort=False)
     # NaN ("never") counts as +inf: a median of seeds half of which never got there.
-    huge = np.finfo(np.float64).max / 4
-    values = {
-        target_text(t): wanted[c].astype(np.float64).fillna(huge).to_numpy() for t, c in columns
-    }
-    grouped = wanted[_KEYS].assign(**values).groupby(_KEYS, sort=False)[list(values)]
-    linear, upper = grouped.quantile(0.5), grouped.quantile(0.5, interpolation="higher")
-    medians = linear.where(upper < huge, np.inf).reset_index()
+    values = {target_text(t): wanted[c].astype(np.float64).fillna(np.inf) for t, c in columns}
+    medians = _group_quantiles(wanted[_KEYS].assign(**values), list(values), 0.5)
     frame = keys.merge(medians, on=_KEYS, how="left", sort=False)
     return frame.drop(columns="setting").reset_index(drop=True)
 

@@ -224,6 +224,12 @@ def _timing_blocks(metadata: Mapping[str, Any]) -> list[Block]:
             )
             + "."
         )
+        if timing.get("compile_ahead") and "compute_s" in timing:
+            text += (
+                f" Computing the cells took {timing['compute_s']:.1f} s of wall time: the "
+                f"next {timing['compile_ahead']} cells compile in a second thread while a "
+                "cell runs, so the compile and run seconds overlap (their sum exceeds it)."
+            )
     slowest = timing.get("slowest_cell")
     if slowest:
         text += (

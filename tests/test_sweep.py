@@ -7,6 +7,7 @@ import io
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pandas as pd
@@ -150,10 +151,10 @@ def test_filters_compute_only_the_matching_cells(tmp_path):
 def test_a_cell_that_raises_is_an_error_row_and_is_rerun_only_on_request(tmp_path, monkeypatch):
     real = sweep_module.compute_cell
 
-    def flaky(cell, suite):
+    def flaky(cell, suite, *args):
         if cell.label == "bowl x gd":
             raise FloatingPointError("the cell blew up")
-        return real(cell, suite)
+        return real(cell, suite, *args)
 
     monkeypatch.setattr(sweep_module, "compute_cell", flaky)
     out = tmp_path / "out"
@@ -174,6 +175,42 @@ def test_a_cell_that_raises_is_an_error_row_and_is_rerun_only_on_request(tmp_pat
     summary, _ = _run(BASE, out, retry_failed=True)
     assert (summary.computed, summary.failed, summary.reused) == (1, 0, 3)
     assert not (_tables(out)["runs"]["status"] == "error").any()
+
+
+@pytest.mark.parametrize("ahead", ["0", "1", "3"])
+def test_compiling_ahead_in_a_thread_changes_no_number_and_no_compile_count(
+    tmp_path, monkeypatch, ahead
+):
+    monkeypatch.setenv("OPTBENCH_COMPILE_AHEAD", "0")
+    _run(BASE, tmp_path / "serial", store=tmp_path / "serial-store")
+    monkeypatch.setenv("OPTBENCH_COMPILE_AHEAD", ahead)
+    summary, _ = _run(BASE, tmp_path / "ahead", store=tmp_path / "ahead-store")
+    assert summary.computed == 4
+    serial, overlapped = _tables(tmp_path / "serial"), _tables(tmp_path / "ahead")
+    assert set(serial) == set(overlapped)
+    for name in serial:
+        pd.testing.assert_frame_equal(_sorted(serial[name]), _sorted(overlapped[name]))
+    timings = [read_metadata(tmp_path / o / "runs.parquet")["timing"] for o in ("serial", "ahead")]
+    # Compiles are counted in the thread that asks for them: the same counts either way.
+    assert timings[0]["xla_compiles"] == timings[1]["xla_compiles"] > 0
+
+
+def test_a_cell_whose_compile_raises_ahead_is_an_error_of_that_cell_alone(tmp_path, monkeypatch):
+    real = sweep_module.compile_for
+    threads = []
+
+    def failing(cell, suite):
+        threads.append(threading.current_thread().name)
+        if cell.label == "rosenbrock x newton":
+            raise FloatingPointError("the compile blew up")
+        return real(cell, suite)
+
+    monkeypatch.setattr(sweep_module, "compile_for", failing)
+    monkeypatch.setenv("OPTBENCH_COMPILE_AHEAD", "2")
+    summary, log = _run(BASE, tmp_path / "out")
+    assert (summary.computed, summary.failed) == (3, 1)
+    assert "rosenbrock x newton: error: FloatingPointError: the compile blew up" in log
+    assert len(threads) == 4 and all(t.startswith("compile-ahead") for t in threads)
 
 
 def test_a_second_run_into_a_locked_folder_is_refused(tmp_path):

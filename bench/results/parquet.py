@@ -20,7 +20,9 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, Any]) ->
     table = pa.Table.from_pandas(frame, preserve_index=False)
     merged = dict(table.schema.metadata or {})
     merged[METADATA_KEY] = json.dumps(metadata, default=json_default).encode()
-    pq.write_table(table.replace_schema_metadata(merged), path)
+    # zstd: about 16% smaller than the default snappy on the committed curves, which the
+    # repository keeps in every version; reading it back costs no measurable time.
+    pq.write_table(table.replace_schema_metadata(merged), path, compression="zstd")
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:

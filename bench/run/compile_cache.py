@@ -6,8 +6,8 @@ from disk instead of compiling it again (tracing and lowering still run; they ar
 
 from __future__ import annotations
 
-import dataclasses
 import os
+import threading
 from pathlib import Path
 
 import jax
@@ -18,18 +18,33 @@ CACHE_ENV = "OPTBENCH_CACHE_DIR"
 DEFAULT_CACHE_DIR = Path(".cache") / "jax"
 
 
-@dataclasses.dataclass
 class CompileEvents:
-    """Running totals in this process: executables requested from XLA, and how many of
-    them came from the persistent cache instead of a compile (XLA compiles = the difference).
+    """Running totals per thread: executables requested from XLA, and how many of them came
+    from the persistent cache instead of a compile (XLA compiles = the difference).
+
+    Per thread because a sweep compiles the next cells in a thread of its own while this
+    one runs a cell (``bench.run.ahead``): JAX reports a compile in the thread that asked
+    for it, so a thread's counts are its own compiles, whatever the others do meanwhile.
     """
 
-    requests: int = 0
-    cache_hits: int = 0
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def _counts(self) -> list[int]:
+        if not hasattr(self._local, "counts"):
+            self._local.counts = [0, 0]  # requests, cache hits
+        return self._local.counts
+
+    def request(self) -> None:
+        self._counts()[0] += 1
+
+    def cache_hit(self) -> None:
+        self._counts()[1] += 1
 
     def snapshot(self) -> tuple[int, int]:
-        """(XLA compiles, persistent-cache hits) so far."""
-        return self.requests - self.cache_hits, self.cache_hits
+        """(XLA compiles, persistent-cache hits) so far in this thread."""
+        requests, hits = self._counts()
+        return requests - hits, hits
 
 
 EVENTS = CompileEvents()
@@ -37,13 +52,13 @@ EVENTS = CompileEvents()
 
 def _on_event(event: str, **kwargs) -> None:
     if event == "/jax/compilation_cache/cache_hits":
-        EVENTS.cache_hits += 1
+        EVENTS.cache_hit()
 
 
 def _on_duration(event: str, duration: float, **kwargs) -> None:
     # JAX times the whole "compile or load from the cache" step under this name.
     if event == "/jax/core/compile/backend_compile_duration":
-        EVENTS.requests += 1
+        EVENTS.request()
 
 
 monitoring.register_event_listener(_on_event)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
@@ -86,10 +87,20 @@ def cell_info(cell: Cell, suite: Suite, result: CellResult, wall_s: float) -> di
     }
 
 
-def compute_cell(cell: Cell, suite: Suite) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """Compute one cell from scratch: (its tables, its part.json info)."""
+def compile_for(cell: Cell, suite: Suite) -> CompiledCell:
+    """Compile one cell of a sweep (marked as the compile stage for the fault tests)."""
+    with during("compile"):
+        return compile_one(cell.problem, cell.setting, suite)
+
+
+def compute_cell(
+    cell: Cell, suite: Suite, compiled: Callable[[Cell], CompiledCell] | None = None
+) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """Compute one cell from scratch: (its tables, its part.json info). ``compiled`` hands
+    out the cell's program (``bench.run.ahead``); None: compile it here."""
     start = time.perf_counter()
     cell_fault(cell.label)
-    result = run_one(cell.problem, cell.setting, suite)
+    program = compile_for(cell, suite) if compiled is None else compiled(cell)
+    result = program.result()
     tables = cell_tables(cell.problem, cell.setting, suite, result)
     return tables, cell_info(cell, suite, result, time.perf_counter() - start)

@@ -14,6 +14,7 @@ fixed start (``problems.base.FixedStart``) is not drawn: the cell holds it as a 
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -32,11 +33,17 @@ SPECTRA_CHUNK = 512
 _PROGRAMS: dict[tuple[int, str], tuple[Problem, Callable[..., Any]]] = {}
 
 
+# Cells compile in two threads at once (bench.run.ahead): two cells of one problem must not
+# both build its programs (a second compile, and a second count of it).
+_BUILDING = threading.Lock()
+
+
 def _program(problem: Problem, what: str, build: Callable[[], Callable[..., Any]]):
     key = (id(problem), what)
-    if key not in _PROGRAMS:
-        _PROGRAMS[key] = (problem, build())
-    return _PROGRAMS[key][1]
+    with _BUILDING:
+        if key not in _PROGRAMS:
+            _PROGRAMS[key] = (problem, build())
+        return _PROGRAMS[key][1]
 
 
 def _starts_program(problem: Problem) -> Callable[[np.ndarray], tuple[Any, Any]]:

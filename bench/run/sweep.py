@@ -42,8 +42,9 @@ from bench.results.publish import (
 )
 from bench.results.store import CellStore, Part, default_store
 from bench.results.surfaces import surface_frame
+from bench.run.ahead import CompileAhead, cells_ahead
 from bench.run.compile_cache import cache_directory
-from bench.run.compute import compute_cell
+from bench.run.compute import compile_for, compute_cell
 from bench.run.keys import Cell, digest, suite_cells, surface_key
 from bench.run.policies import kept_settings, skip_reason, targets_for
 from bench.run.progress import Progress
@@ -223,19 +224,24 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
 
 
 class _Executor:
-    """Computes the planned cells: in this process, or in a worker when a budget is set."""
+    """Computes the planned cells: in this process (the next cells compiling ahead in a
+    thread, ``bench.run.ahead``), or in a worker when a budget is set."""
 
-    def __init__(self, suite: Suite, store: CellStore, options: SweepOptions, keys: list[str]):
-        self._suite, self._store, self._options, self._keys = suite, store, options, keys
+    def __init__(self, suite: Suite, store: CellStore, options: SweepOptions, todo: list[Cell]):
+        self._suite, self._store, self._options = suite, store, options
+        self._keys = [cell.key for cell in todo]
         self._worker: Worker | None = None
+        self.ahead_depth = cells_ahead() if options.cell_timeout is None else 0
+        self._ahead = CompileAhead(todo, lambda cell: compile_for(cell, suite), self.ahead_depth)
 
     def compute(self, cell: Cell) -> tuple[str, str, Part | None]:
         """(status, reason, part): `done` with the part as stored, or `error` / `timeout`."""
         replace = self._options.force
         if self._options.cell_timeout is None:
             try:
-                tables, info = compute_cell(cell, self._suite)
+                tables, info = compute_cell(cell, self._suite, self._ahead.compiled)
             except Exception as error:  # a failing cell is data, never a lost sweep
+                self._ahead.forget(cell)
                 return "error", failure_reason(error), None
             return "done", "", self._store.save(cell.key, tables, info, replace=replace)
         if self._worker is None or not self._worker.alive:
@@ -258,6 +264,7 @@ class _Executor:
         return "error", f"the part the worker wrote does not read back: {problem}", None
 
     def close(self) -> None:
+        self._ahead.close()
         if self._worker is not None:
             self._worker.close()
 
@@ -273,7 +280,7 @@ def _compute_all(
     """Compute the COMPUTE cells (writing each to the store); print a line for every cell."""
     todo = [p for p in plans if p.action == COMPUTE]
     progress = Progress(len(plans), sum(cell_cost(p.cell, suite) for p in todo), log)
-    executor = _Executor(suite, store, options, [p.cell.key for p in todo])
+    executor = _Executor(suite, store, options, [p.cell for p in todo])
     totals: dict[str, Any] = {
         "compile_s": 0.0,
         "trace_s": 0.0,
@@ -284,6 +291,8 @@ def _compute_all(
         "cache_hits": 0,
     }
     slowest: dict[str, Any] | None = None
+    totals["compile_ahead"] = executor.ahead_depth
+    computing = time.perf_counter()
     try:
         for index, planned in enumerate(plans, 1):
             cell = planned.cell
@@ -344,6 +353,7 @@ def _compute_all(
     finally:
         executor.close()
         progress.close()
+    totals["compute_s"] = time.perf_counter() - computing  # wall time: compiles overlap runs
     totals["slowest_cell"] = slowest
     return totals
 
@@ -527,7 +537,8 @@ def run_suite(
             drawing = time.perf_counter()
             report = write_folder(out, tables, metadata, options.draw, log)
             stages = (
-                f"; compile {totals['compile_s']:.1f} s (trace {totals['trace_s']:.1f}, lower "
+                f"; computing {totals['compute_s']:.1f} s: compile {totals['compile_s']:.1f} s "
+                f"(trace {totals['trace_s']:.1f}, lower "
                 f"{totals['lower_s']:.1f}, XLA {totals['xla_s']:.1f}), run "
                 f"{totals['run_s']:.1f} s, tables {totals['tables_s']:.1f} s, writing and "
                 f"drawing {time.perf_counter() - drawing:.1f} s"

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from bench.charts import charts_for
 from bench.document import Block, Code, Heading, Image, Items, Paragraph, Table, anchor, to_markdown
 from bench.html import to_html
 from bench.plots import Figure, Figures, draw_all
@@ -712,6 +713,8 @@ class ReportBuild:
     drawn: int
     reused: int
     failed: int
+    # Interactive charts that could not be built (their PNG stands in report.html).
+    chart_errors: tuple[str, ...] = ()
 
     def summary(self) -> str:
         """e.g. "drew 5 figures, reused 36" (", 1 could not be drawn" where one failed)."""
@@ -741,8 +744,14 @@ def build_report(
     path.write_text(to_markdown(blocks, out))
     title = f"Optimizer benchmark: {results.metadata['suite']['name']}"
     html_path = out / "report.html"
-    html_path.write_text(to_html(blocks, out, title))
-    built = ReportBuild(path, html_path, figures.drawn, figures.reused, figures.failed)
+    chart_errors: list[str] = []
+    charts = charts_for(results, table, chart_errors)
+    for error in chart_errors:  # its PNG stands in the page: a note, not a failure
+        print(f"interactive chart not built, PNG embedded instead: {error}", file=log)
+    html_path.write_text(to_html(blocks, out, title, charts))
+    built = ReportBuild(
+        path, html_path, figures.drawn, figures.reused, figures.failed, tuple(chart_errors)
+    )
     # The caller names the report last: here it may still sit in a staging folder.
     print(f"figures: {built.summary()}", file=log, flush=True)
     return built

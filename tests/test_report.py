@@ -1,9 +1,12 @@
 """The report from a synthetic results folder: every figure written, report.md pointing at
-files that exist, report.html self-contained (every image a data URI, nothing external)."""
+files that exist, report.html self-contained (every image a data URI, plotly and the charts'
+data inline, nothing external)."""
 
 from __future__ import annotations
 
 import base64
+import gzip
+import json
 import re
 import shutil
 import struct
@@ -95,23 +98,44 @@ def test_markdown_states_the_protocol_and_both_settings(report: Path):
     assert "The Hessian is the same at every recorded iterate" in ill
 
 
+def _payload(page_text: str, ident: str) -> bytes:
+    """A gzip+base64 script block of the page, inflated."""
+    match = re.search(rf'<script type="application/gzip\+base64" id="{ident}">(.*?)</script>',
+                      page_text, re.S)  # fmt: skip
+    assert match, ident
+    return gzip.decompress(base64.b64decode("".join(match.group(1).split())))
+
+
 def test_html_is_self_contained(report: Path):
     page = _Page()
-    page.feed((report / "report.html").read_text())
+    html_text = (report / "report.html").read_text()
+    page.feed(html_text)
     images = [attrs for tag, attrs in page.tags if tag == "img"]
-    assert len(images) == len(list((report / "plots").glob("*.png")))
+    charts = [attrs["data-chart"] for _, attrs in page.tags if attrs.get("data-chart")]
+    pngs = sorted(p.name for p in (report / "plots").glob("*.png"))
+    # Every figure is in the page once: drawn by plotly, or embedded as its PNG (the
+    # tuned-vs-default paths live in the trajectory chart, as hidden traces).
+    folded = [n for n in pngs if n.endswith("_paths_by_optimizer.png")]
+    assert charts and len(images) + len(charts) + len(folded) == len(pngs)
+    assert set(charts) <= set(pngs)
     for attrs in images:
         src = attrs["src"] or ""
         assert src.startswith("data:image/png;base64,")
         assert base64.b64decode(src.split(",", 1)[1])[:8] == PNG
         assert attrs.get("alt")
-    assert not [tag for tag, _ in page.tags if tag in ("script", "link", "iframe", "object")]
+    assert not [tag for tag, _ in page.tags if tag in ("link", "iframe", "object", "embed")]
+    scripts = [attrs for tag, attrs in page.tags if tag == "script"]
+    assert scripts and not [a for a in scripts if "src" in a]  # inline only
     for tag, attrs in page.tags:
         for name, value in attrs.items():
             if name in ("src", "href", "srcset", "action", "data", "poster"):
                 assert value and (value.startswith(("data:", "#"))), (tag, name, value)
-    html_text = (report / "report.html").read_text()
     assert "url(" not in html_text.split("</style>")[0]
+    # The payloads: plotly's own library, and one chart per chart placeholder.
+    assert _payload(html_text, "plotly-js").startswith(b"/**\n* plotly.js v")
+    data = json.loads(_payload(html_text, "chart-data"))
+    assert set(data) == set(charts)
+    assert all(chart["data"] and "layout" in chart for chart in data.values())
     anchors = {attrs.get("id") for _, attrs in page.tags if attrs.get("id")}
     links = [attrs["href"][1:] for tag, attrs in page.tags if tag == "a"]
     assert links and set(links) <= anchors  # the contents point at headings that exist
@@ -149,4 +173,6 @@ def test_report_from_a_relative_folder(tmp_path: Path, report: Path, monkeypatch
     links = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", markdown)
     assert links and all(link.startswith("plots/") for link in links)
     page = (suite / "report.html").read_text()
-    assert page.count("data:image/png;base64,") == len(links)
+    drawn = page.count("data:image/png;base64,") + page.count(' data-chart="')
+    folded = [link for link in links if link.endswith("_paths_by_optimizer.png")]
+    assert drawn + len(folded) == len(links)

@@ -243,7 +243,9 @@ def spy(monkeypatch):
 
 
 def _quiet(out: Path, **kwargs) -> ReportBuild:
-    return build_report(out, log=io.StringIO(), **kwargs)
+    built = build_report(out, log=io.StringIO(), **kwargs)
+    assert built.chart_errors == ()  # every interactive chart was built as well
+    return built
 
 
 def _pngs(out: Path) -> list[str]:

@@ -20,9 +20,21 @@ def write_table(frame: pd.DataFrame, path: Path, metadata: Mapping[str, Any]) ->
     table = pa.Table.from_pandas(frame, preserve_index=False)
     merged = dict(table.schema.metadata or {})
     merged[METADATA_KEY] = json.dumps(metadata, default=json_default).encode()
-    # zstd: about 16% smaller than the default snappy on the committed curves, which the
-    # repository keeps in every version; reading it back costs no measurable time.
-    pq.write_table(table.replace_schema_metadata(merged), path, compression="zstd")
+    # The repository keeps every version of the committed tables, so they are written small:
+    # zstd is about 16% smaller than the default snappy on the committed curves, and float
+    # columns split into byte streams (dictionaries only for the others, which would
+    # otherwise take precedence) another 15%: recorded losses are nearly incompressible as
+    # whole doubles, but their sign/exponent bytes are not. Reading back costs no measurable
+    # time.
+    floats = [field.name for field in table.schema if pa.types.is_floating(field.type)]
+    others = [name for name in table.column_names if name not in floats]
+    pq.write_table(
+        table.replace_schema_metadata(merged),
+        path,
+        compression="zstd",
+        use_dictionary=others,
+        use_byte_stream_split=floats or False,
+    )
 
 
 def read_table(path: Path) -> tuple[pd.DataFrame, dict[str, Any]]:

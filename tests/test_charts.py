@@ -1,0 +1,150 @@
+"""The interactive charts of report.html (bench.charts), on synthetic results folders:
+their numbers against medians computed here with pandas from the tables, twins drawn once,
+and plain JSON (no NaN, nothing plotly would have to guess)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from test_report_synthetic import build
+
+from bench.charts import IN_TRAJECTORIES, charts_for, numbers
+from bench.results.loaded import Results, load_results
+from bench.summary import comparison
+
+RTOL = 1e-5  # charts carry 6 significant digits
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory) -> Results:
+    out = build(tmp_path_factory.mktemp("charts"), steps=40, seeds=(0, 1, 2))
+    return load_results(out)
+
+
+def _charts(results: Results) -> dict:
+    errors: list[str] = []
+    charts = charts_for(results, comparison(results.runs, results.metadata), errors)
+    assert errors == []
+    return charts
+
+
+def _main_traces(chart: dict) -> list[dict]:
+    return [t for t in chart["data"] if t.get("showlegend", True) and t["type"] == "scatter"]
+
+
+def _trace(chart: dict, optimizer: str) -> dict:
+    (trace,) = [t for t in _main_traces(chart) if t["name"].split(" ")[0] == optimizer]
+    return trace
+
+
+def test_numbers_rounds_and_turns_non_finite_into_gaps():
+    assert numbers([1.23456789, np.nan, np.inf, -np.inf, 0.0, 1e-300]) == [
+        1.23457,
+        None,
+        None,
+        None,
+        0.0,
+        1e-300,
+    ]
+
+
+def test_every_chart_is_plain_json_and_every_figure_has_one(results: Results):
+    charts = _charts(results)
+    text = json.dumps(charts, allow_nan=False)  # raises on NaN or inf
+    assert json.loads(text) == charts
+    assert set(charts) == {
+        "quad-2d_convergence.png", "quad-2d_trajectories.png", "quad-2d_learning_rate.png",
+        "quad-2d_paths_by_optimizer.png",
+        "saddle-2d_convergence.png", "saddle-2d_trajectories.png",
+        "saddle-2d_learning_rate.png", "saddle-2d_paths_by_optimizer.png",
+        "saddle-2d_curvature.png",
+        "ill-10d_convergence.png", "ill-10d_learning_rate.png",  # constant curvature: none
+        "offset-20d_convergence.png", "offset-20d_learning_rate.png",
+        "profile_performance.png", "profile_data.png",
+    }  # fmt: skip
+    assert charts["quad-2d_paths_by_optimizer.png"] == IN_TRAJECTORIES
+
+
+def test_convergence_medians_match_pandas(results: Results):
+    charts = _charts(results)
+    table = comparison(results.runs, results.metadata)
+    for problem, column in (("ill-10d", "gap"), ("offset-20d", "loss")):
+        chart = charts[f"{problem}_convergence.png"]
+        assert chart["layout"]["yaxis"]["type"] == "log"
+        for row in table[table["problem"] == problem].itertuples():
+            lane = results.curves[
+                (results.curves["problem"] == problem)
+                & (results.curves["optimizer"] == row.optimizer)
+                & (results.curves["setting"] == row.setting)
+            ]
+            values = lane[column].where(np.isfinite(lane[column]), np.inf)
+            if column == "gap":
+                values = values.clip(lower=1e-16)
+            expected = values.groupby(lane["step"]).median()
+            trace = _trace(chart, row.optimizer)
+            steps = trace["meta"]["views"]["steps"]
+            assert steps["x"] == [float(s) for s in expected.index]
+            got = np.array([np.nan if v is None else v for v in steps["y"]])
+            want = np.where(np.isfinite(expected.to_numpy()), expected.to_numpy(), np.nan)
+            np.testing.assert_allclose(got, want, rtol=RTOL, equal_nan=True)
+            # The evaluation view ends at the median of the seeds' final values too.
+            evals = trace["meta"]["views"]["evals"]
+            assert evals["shape"] == "hv" and evals["x"][-1] == lane["evals"].max()
+
+
+def test_sensitivity_points_are_median_final_gaps_per_learning_rate(results: Results):
+    chart = _charts(results)["ill-10d_learning_rate.png"]
+    runs = results.runs[
+        (results.runs["problem"] == "ill-10d") & (results.runs["optimizer"] == "gd")
+    ]
+    medians = runs.groupby("learning_rate")["final_gap"].median()
+    finite = medians[np.isfinite(medians)]
+    trace = _trace(chart, "gd")
+    assert trace["x"] == pytest.approx(list(finite.index), rel=RTOL)
+    np.testing.assert_allclose(trace["y"], np.maximum(finite.to_numpy(), 1e-16), rtol=RTOL)
+
+
+def test_trajectories_start_where_the_paths_table_does(results: Results):
+    chart = _charts(results)["saddle-2d_trajectories.png"]
+    contour = chart["data"][0]
+    assert contour["type"] == "contour" and len(contour["z"]) == len(contour["y"])
+    start = next(t for t in chart["data"] if t.get("name") == "start x0")
+    paths = results.paths[(results.paths["problem"] == "saddle-2d") & (results.paths["step"] == 0)]
+    first = paths[paths["seed"] == paths["seed"].min()]
+    assert any(
+        math.isclose(start["x"][0], x, rel_tol=RTOL)
+        and math.isclose(start["y"][0], y, rel_tol=RTOL)
+        for x, y in zip(first["x0"], first["x1"], strict=True)
+    )
+    defaults = [t for t in chart["data"] if t.get("visible") == "legendonly"]
+    assert defaults and all(" default " in t["name"] for t in defaults)
+
+
+def test_twins_are_drawn_once_and_named_together(results: Results):
+    # A copy of gd under another name: the same numbers, so one line "gd ... ≡ gd-copy".
+    def twin(frame: pd.DataFrame | None) -> pd.DataFrame | None:
+        if frame is None or "optimizer" not in frame:
+            return frame
+        copy = frame[frame["optimizer"] == "gd"].assign(optimizer="gd-copy")
+        return pd.concat([frame, copy], ignore_index=True)
+
+    metadata = json.loads(json.dumps(results.metadata))
+    metadata["optimizers"]["gd-copy"] = metadata["optimizers"]["gd"]
+    doubled = Results(
+        curves=twin(results.curves),
+        runs=twin(results.runs),
+        metadata=metadata,
+        paths=twin(results.paths),
+        curvature=twin(results.curvature),
+        surfaces=results.surfaces,
+    )
+    charts = _charts(doubled)
+    for name in ("ill-10d_convergence.png", "saddle-2d_trajectories.png",
+                 "ill-10d_learning_rate.png", "profile_data.png"):  # fmt: skip
+        names = [t["name"] for t in _main_traces(charts[name])]
+        assert not [n for n in names if n.startswith("gd-copy")], name
+        assert [n for n in names if n.startswith("gd") and n.endswith("≡ gd-copy")], name

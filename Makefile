@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml requirements.lock
 # `make bench CONFIG=configs/my.yaml` runs another suite (into results/<its name>/);
 # ARGS passes flags through, e.g. ARGS='--problem "rosen*" --dry-run'.
 CONFIG ?= configs/default.yaml
+# Where Chromium is installed (Debian's chromium; .ci/run installs it), the run also
+# photographs report.html's key sections into results/<suite>/screenshots/.
+SCREENSHOTS := $(if $(shell command -v chromium 2>/dev/null),--screenshots,)
 bench: $(STAMP)
-	$(PY) -m bench run $(CONFIG) $(ARGS)
+	$(PY) -m bench run $(CONFIG) $(SCREENSHOTS) $(ARGS)
 
 perf: $(STAMP)
 	$(PY) -m bench perf configs/perf.yaml --out results

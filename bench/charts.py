@@ -27,13 +27,16 @@ import pandas as pd
 
 from bench.config.names import slug
 from bench.plots import (
+    _TABLES,
     BANDS,
     GAP_FLOOR,
     LEARNING_RATE,
     _band,
+    _by_problem,
     _clean,
     _evals_band,
     _per_learning_rate,
+    _problem_results,
     _profile_costs,
     _same_as,
     _surface,
@@ -677,6 +680,8 @@ def charts_for(
     styles = suite_styles(results)
     metadata = results.metadata
     charts: dict[str, Chart | str] = {}
+    # Each problem's rows, split once (every chart would otherwise scan every table).
+    groups = {name: _by_problem(getattr(results, name)) for name in _TABLES}
 
     def attempt(file: str, build: Callable[[], Chart | None]) -> None:
         try:
@@ -693,6 +698,7 @@ def charts_for(
         if best.empty:
             continue
         name = slug(problem)
+        mine = _problem_results(results, problem, groups)
         has_path = (
             results.paths is not None
             and results.surfaces is not None
@@ -706,8 +712,8 @@ def charts_for(
                 continue
             attempt(
                 f"{name}_{suffix}.png",
-                lambda build=build, problem=problem, best=best: build(
-                    problem, results, best, styles
+                lambda build=build, problem=problem, best=best, mine=mine: build(
+                    problem, mine, best, styles
                 ),
             )
         if f"{name}_trajectories.png" in charts:

@@ -1,4 +1,4 @@
-"""The command line: run, validate, list, plot, check.
+"""The command line: run, validate, list, plot, check, perf, compare, export.
 
 Exit status: 0 success, 2 bad input (config, arguments), 1 anything else (a failed check
 included). Bad input is reported as one paragraph per problem, never as a traceback.
@@ -7,17 +7,23 @@ included). Bad input is reported as one paragraph per problem, never as a traceb
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
 import math
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from bench.config import ConfigError
 from bench.results.publish import LockedError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+SCREENSHOTS_HELP = (
+    "photograph report.html's key sections in a headless Chromium into DIR/screenshots/ "
+    "(needs Debian's chromium, or $OPTBENCH_CHROMIUM)"
+)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -73,11 +79,13 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--no-report", action="store_true", help="write the tables only (no plots, no report)"
     )
+    run.add_argument("--screenshots", action="store_true", help=SCREENSHOTS_HELP)
     validate = commands.add_parser("validate", help="check a config; exit 2 with all errors")
     validate.add_argument("config")
     commands.add_parser("list", help="registered problems and optimizers, with parameters")
     plot = commands.add_parser("plot", help="rebuild plots and report from the tables in DIR")
     plot.add_argument("dir")
+    plot.add_argument("--screenshots", action="store_true", help=SCREENSHOTS_HELP)
     perf = commands.add_parser(
         "perf", help="time the runner against a Python loop, a fused floor and scipy"
     )
@@ -94,6 +102,25 @@ def _parser() -> argparse.ArgumentParser:
     target = check.add_mutually_exclusive_group(required=True)
     target.add_argument("config", nargs="?", help="check the problems of this suite")
     target.add_argument("--all", action="store_true", help="check the whole registry")
+    compare = commands.add_parser(
+        "compare", help="report what changed between two results folders (compare.md)"
+    )
+    compare.add_argument("dir_a", metavar="DIR_A", help="the results folder before")
+    compare.add_argument("dir_b", metavar="DIR_B", help="the results folder after")
+    compare.add_argument(
+        "--out", help="folder for compare.md and compare.csv (default DIR_B/compare/)"
+    )
+    compare.add_argument(
+        "--rtol",
+        type=float,
+        default=1e-9,
+        help="numbers this close relative to the larger are equal (default 1e-9)",
+    )
+    export = commands.add_parser("export", help="copy the tables of a results folder as CSV")
+    export.add_argument("dir", metavar="DIR", help="the results folder")
+    export_format = export.add_mutually_exclusive_group(required=True)
+    export_format.add_argument("--csv", action="store_true", help="one .csv per .parquet table")
+    export.add_argument("--out", help="folder for the copies (default DIR/csv/)")
     return parser
 
 
@@ -212,7 +239,10 @@ def _run(args: argparse.Namespace) -> int:
         cell_timeout=args.cell_timeout,
         store=Path(args.store) if args.store else None,
         draw=not args.no_report,
+        screenshots=args.screenshots and not args.no_report,
     )
+    if options.screenshots:
+        _check_browser()
     _check_filters(args.problem, [p.name for p in suite.problems], "--problem", "problems")
     _check_filters(args.optimizer, [s.name for s in suite.optimizers], "--optimizer", "optimizers")
     cells = selected(suite, options)
@@ -281,6 +311,29 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _check_browser() -> None:
+    """--screenshots needs a Chromium and Playwright: refused before anything runs."""
+    import importlib.util
+
+    from bench.browser import CHROMIUM_ENV, chromium
+
+    if chromium() is None:
+        raise ConfigError(
+            [
+                "--screenshots: no Chromium found (looked for `chromium` on PATH and "
+                f"${CHROMIUM_ENV}); install Debian's chromium (`apt-get install chromium`) "
+                "or leave the flag out."
+            ]
+        )
+    if importlib.util.find_spec("playwright") is None:
+        raise ConfigError(
+            [
+                "--screenshots: the playwright package is not installed (a dev dependency: "
+                "`pip install -e '.[dev]'`); install it or leave the flag out."
+            ]
+        )
+
+
 def _plot(args: argparse.Namespace) -> int:
     from bench.report import write_report
     from bench.results.environment import SCHEMA_VERSION
@@ -297,6 +350,8 @@ def _plot(args: argparse.Namespace) -> int:
             ]
         )
     _check_out(out)
+    if args.screenshots:
+        _check_browser()
     written = read_metadata(out / "runs.parquet").get("environment", {}).get("schema_version")
     if written != SCHEMA_VERSION:
         raise ConfigError(
@@ -306,7 +361,100 @@ def _plot(args: argparse.Namespace) -> int:
                 "rewrite them (finished cells of the same numbers come from the cell store)."
             ]
         )
-    print(f"report: {redraw(out, write_report)}", file=sys.stderr)
+    draw = functools.partial(write_report, screenshots=args.screenshots)
+    print(f"report: {redraw(out, draw)}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _results_folder(path: str, flag: str) -> Path:
+    """``path`` if it is a folder written by `bench run`; else ConfigError, saying why."""
+    folder = Path(path)
+    hint = "give a folder written by `python -m bench run` (e.g. results/default)"
+    if not folder.is_dir():
+        problem = "does not exist" if not folder.exists() else "is not a folder"
+        raise ConfigError([f"{flag} {folder}: {problem}; {hint}."])
+    missing = [n for n in ("curves.parquet", "runs.parquet") if not (folder / n).is_file()]
+    if missing:
+        raise ConfigError([f"{flag} {folder}: no {' or '.join(missing)} here; {hint}."])
+    if not _is_suite_folder(folder):
+        raise ConfigError(
+            [
+                f"{flag} {folder}: its runs.parquet was not written by `bench run` (no suite "
+                f"in its metadata, or not a readable parquet file); {hint}."
+            ]
+        )
+    return folder
+
+
+@contextlib.contextmanager
+def _writing_into(folders: Sequence[Path], out: Path, flag: str) -> Iterator[None]:
+    """Write ``out``; where it lies inside one of the results ``folders``, under that
+    folder's lock: a `bench run` swapping the folder meanwhile would drop what is written
+    (a later run replaces the folder whole and drops it anyway)."""
+    from bench.results.publish import output_lock
+
+    if out.exists() and not out.is_dir():
+        raise ConfigError([f"{flag} {out}: exists and is not a folder; give a folder."])
+    around = [f.resolve() for f in folders if out.resolve().is_relative_to(f.resolve())]
+    try:
+        with output_lock(around[0]) if around else contextlib.nullcontext():
+            yield
+    except OSError as error:
+        where = f" ({error.filename})" if error.filename else ""
+        raise ConfigError(
+            [
+                f"{flag} {out}: could not write there: {error.strerror or error}{where}; give "
+                "a folder you can write (--out)."
+            ]
+        ) from None
+
+
+def _read_error(folders: Sequence[Path], error: Exception) -> ConfigError:
+    return ConfigError(
+        [
+            f"{' or '.join(map(str, folders))}: a table could not be read "
+            f"({type(error).__name__}: {error}); rerun `python -m bench run` on its config to "
+            "write the folder again."
+        ]
+    )
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from pyarrow import ArrowException
+
+    from bench.compare import CompareError, compare_folders, summary_lines, write_comparison
+
+    if not (math.isfinite(args.rtol) and args.rtol >= 0):
+        raise ConfigError([f"--rtol must be a finite number >= 0, got {args.rtol!r}."])
+    a = _results_folder(args.dir_a, "DIR_A")
+    b = _results_folder(args.dir_b, "DIR_B")
+    try:
+        comparison = compare_folders(a, b, rtol=args.rtol)
+    except CompareError as error:
+        raise ConfigError([str(error)]) from None
+    except (OSError, ArrowException) as error:
+        raise _read_error([a, b], error) from None
+    out = Path(args.out) if args.out else b / "compare"
+    with _writing_into([b, a], out, "--out" if args.out else "DIR_B"):
+        report = write_comparison(comparison, out)
+    print("\n".join(summary_lines(comparison)))
+    print(f"report: {report}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from pyarrow import ArrowException
+
+    from bench.export import export_csv
+
+    folder = _results_folder(args.dir, "DIR")
+    out = Path(args.out) if args.out else folder / "csv"
+    with _writing_into([folder], out, "--out" if args.out else "DIR"):
+        try:
+            written = export_csv(folder, out)
+        except ArrowException as error:
+            raise _read_error([folder], error) from None
+    print(f"wrote {len(written)} files into {out}: {', '.join(p.name for p in written)}")
     return EXIT_OK
 
 
@@ -339,6 +487,8 @@ COMMANDS = {
     "plot": _plot,
     "check": _check,
     "perf": _perf,
+    "compare": _compare,
+    "export": _export,
 }
 
 

@@ -213,10 +213,10 @@ def test_a_real_full_disk_for_the_suite_folder_keeps_the_previous_results(previo
     disk = tmp_path / "disk"
     disk.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=3M", "tmpfs", str(disk)], capture_output=True
+        ["mount", "-t", "tmpfs", "-o", "size=12M", "tmpfs", str(disk)], capture_output=True
     )
     if mounted.returncode != 0:
-        pytest.skip(f"cannot mount a 3 MB tmpfs here: {mounted.stderr.decode().strip()}")
+        pytest.skip(f"cannot mount a 12 MB tmpfs here: {mounted.stderr.decode().strip()}")
     try:
         out = disk / "out"
         shutil.copytree(previous_out, out)

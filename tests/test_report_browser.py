@@ -146,3 +146,17 @@ def test_screenshots_of_the_key_sections(report: Path):
         f"{n}-900px.png" for n in ("top", "summary", "convergence", "trajectories", "profiles")
     )
     assert all(p.stat().st_size > 5_000 for p in written)  # a picture, not a blank page
+
+
+def test_bench_plot_screenshots_land_in_the_folder(report: Path, tmp_path: Path):
+    import shutil
+
+    from bench.cli import main
+
+    folder = tmp_path / "suite"
+    shutil.copytree(report, folder)
+    assert main(["plot", str(folder), "--screenshots"]) == 0
+    pictures = sorted(p.name for p in (folder / "screenshots").glob("*.png"))
+    assert len(pictures) == 10 and "convergence-900px.png" in pictures
+    assert main(["plot", str(folder)]) == 0  # a redraw without the flag: stale ones go
+    assert not (folder / "screenshots").exists()

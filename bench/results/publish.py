@@ -185,7 +185,8 @@ def redraw(out: Path, draw: Callable[[Path], Any]) -> Path:
         try:
             for path in _files(out):
                 relative = path.relative_to(out)
-                if relative.parts[0] == "plots" or relative.as_posix() in redrawn:
+                # Screenshots picture the old page: taken again when asked for, else gone.
+                if relative.parts[0] in ("plots", "screenshots") or relative.as_posix() in redrawn:
                     continue
                 (staging / relative).parent.mkdir(parents=True, exist_ok=True)
                 try:

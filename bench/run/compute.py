@@ -41,11 +41,15 @@ def compile_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> Co
     )
 
 
+def compile_marked(problem: Problem, setting: OptimizerSetting, suite: Suite) -> CompiledCell:
+    """`compile_one`, marked as the compile stage (where the fault tests strike)."""
+    with during("compile"):
+        return compile_one(problem, setting, suite)
+
+
 def run_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> CellResult:
     """Compile and run one cell: every grid point x every seed of the suite."""
-    with during("compile"):
-        cell = compile_one(problem, setting, suite)
-    return cell.result()
+    return compile_marked(problem, setting, suite).result()
 
 
 def cell_tables(
@@ -88,9 +92,8 @@ def cell_info(cell: Cell, suite: Suite, result: CellResult, wall_s: float) -> di
 
 
 def compile_for(cell: Cell, suite: Suite) -> CompiledCell:
-    """Compile one cell of a sweep (marked as the compile stage for the fault tests)."""
-    with during("compile"):
-        return compile_one(cell.problem, cell.setting, suite)
+    """Compile one cell of a sweep (`compile_marked`)."""
+    return compile_marked(cell.problem, cell.setting, suite)
 
 
 def compute_cell(

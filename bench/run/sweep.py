@@ -70,6 +70,7 @@ class SweepOptions:
     cell_timeout: float | None = None  # seconds per cell, compile included (a worker process)
     store: Path | None = None  # the cell store; None: default_store(out)
     draw: bool = True  # plots and report (False: tables only)
+    screenshots: bool = False  # pictures of report.html's key sections (bench.browser)
 
 
 @dataclasses.dataclass
@@ -290,8 +291,10 @@ def _compute_all(
         "xla_compiles": 0,
         "cache_hits": 0,
     }
-    slowest: dict[str, Any] | None = None
+    summed = tuple(totals)
+    # A setting of the run beside the sums (how many cells compiled ahead), not a sum.
     totals["compile_ahead"] = executor.ahead_depth
+    slowest: dict[str, Any] | None = None
     computing = time.perf_counter()
     try:
         for index, planned in enumerate(plans, 1):
@@ -323,7 +326,7 @@ def _compute_all(
                 planned.part = part
                 planned.action = REUSE
                 info = planned.part.info
-                for name in totals:
+                for name in summed:
                     totals[name] += info.get(name, 0)
                 cost = info["compile_s"] + info["run_s"]
                 if slowest is None or cost > slowest["compile_s"] + slowest["run_s"]:
@@ -453,7 +456,12 @@ def fingerprint(plans: Sequence[Planned], metadata: dict[str, Any], draw: bool) 
 
 
 def write_folder(
-    out: Path, tables: dict[str, pd.DataFrame], metadata: dict[str, Any], draw: bool, log: TextIO
+    out: Path,
+    tables: dict[str, pd.DataFrame],
+    metadata: dict[str, Any],
+    draw: bool,
+    log: TextIO,
+    screenshots: bool = False,
 ) -> Path | None:
     """Write tables (and plots and report) into a staging folder, then swap it in as out."""
     staging = staging_folder(out)
@@ -469,7 +477,12 @@ def write_folder(
             # Figures of problems whose rows did not change are copied from the folder
             # being replaced instead of drawn again.
             with during("draw"):
-                built = build_report(staging, log=log, reuse_from=out if out.is_dir() else None)
+                built = build_report(
+                    staging,
+                    log=log,
+                    reuse_from=out if out.is_dir() else None,
+                    screenshots=screenshots,
+                )
             report = out / built.html.name
         write_manifest(staging, metadata["fingerprint"])
         publish(staging, out)
@@ -535,7 +548,9 @@ def run_suite(
             totals["tables_s"] = time.perf_counter() - assembling
             metadata["timing"] = _timing(totals, counts, time.perf_counter() - start)
             drawing = time.perf_counter()
-            report = write_folder(out, tables, metadata, options.draw, log)
+            report = write_folder(
+                out, tables, metadata, options.draw, log, screenshots=options.screenshots
+            )
             stages = (
                 f"; computing {totals['compute_s']:.1f} s: compile {totals['compile_s']:.1f} s "
                 f"(trace {totals['trace_s']:.1f}, lower "

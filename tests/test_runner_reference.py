@@ -4,7 +4,8 @@
 Float arrays agree to 1e-12 relative, with an absolute floor of 1e-12 times the largest
 magnitude of the same array for the same lane (a loss of 1e-20 near a minimum carries no
 twelve significant digits, and an eigenvalue near zero is only as exact as the largest one
-of its spectrum); counts, steps and flags are equal exactly.
+of its spectrum); counts, steps and flags are equal exactly. Both sides are computed with
+the kernels pinned (tests/runner_reference.py says why and how), in a process of their own.
 """
 
 from __future__ import annotations
@@ -12,14 +13,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.runner_reference import REFERENCE, compute
+from tests.runner_reference import REFERENCE, compute_pinned, pinning_unavailable
 
 RTOL = 1e-12
 
 
 @pytest.fixture(scope="module")
-def arrays():
-    return compute(), dict(np.load(REFERENCE))
+def arrays(tmp_path_factory):
+    reason = pinning_unavailable()
+    if reason:
+        pytest.skip(reason)
+    new = compute_pinned(tmp_path_factory.mktemp("reference") / "now.npz")
+    return new, dict(np.load(REFERENCE))
 
 
 def test_every_reference_cell_is_computed(arrays):

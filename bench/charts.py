@@ -41,15 +41,24 @@ from bench.plots import (
     _same_as,
     _surface,
     constant_curvature,
+    ecdf_groups,
     error_bars,
     evals_grid,
+    learning_rate_rows,
+    sensitivity_scale,
     setting_label,
     steps_matrix,
     suite_styles,
 )
-from bench.profiles import alpha_grid, data_profile, performance_profile, tau_grid
+from bench.profiles import (
+    alpha_grid,
+    data_profile,
+    performance_profile,
+    runtime_costs,
+    tau_grid,
+)
 from bench.results.loaded import Results
-from bench.summary import objective_column, setting_summary, solvable_problems
+from bench.summary import objective_column, solvable_problems
 
 # Significant digits of the numbers a chart carries (hover shows them; 6 is below what a
 # screen resolves and keeps report.html small).
@@ -72,6 +81,14 @@ CONVERGENCE_CAPTION = (
     "included, Hessian evaluations not counted) or to seconds, and its scale to linear (on "
     "the log axis step 0, the start, is off the axis). A run that ended stays at its final "
     "value; a line that stops has diverged for more than half of the seeds." + _READING
+)
+ECDF_CAPTION = (
+    "For each optimizer at its tuned setting, the fraction of trials solved within a budget "
+    "of evaluations per dimension; a trial is one (problem, target gap, seed) of the "
+    "problems with a known f*, over every target of the ladder. The menu picks all problems "
+    "or one class of surface. A curve that ends short of 1 never solved the rest; one that "
+    "rises early and stalls gets close fast but does not finish (COCO, Hansen et al. "
+    "2021). Hessian evaluations are not counted." + _READING
 )
 _FLOORED = f" Gaps at or below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
 TRAJECTORY_CAPTION = (
@@ -279,23 +296,12 @@ def sensitivity_chart(
 ) -> Chart | None:
     """Final objective (median, IQR bars) against the learning rate per entry that sweeps
     it; a learning rate whose median diverged is an x at the top edge."""
-    info = results.metadata["problems"][problem]
-    column = objective_column(info)
-    runs = results.runs[results.runs["problem"] == problem]
-    if LEARNING_RATE not in runs.columns:
+    rates = learning_rate_rows(problem, results)
+    if rates is None:
         return None
-    hyper = results.metadata.get("hyperparameters", ())
-    every_setting = setting_summary(runs, results.metadata["problems"], hyper)
-    if LEARNING_RATE not in every_setting.columns:
-        return None
-    summary = every_setting[every_setting[LEARNING_RATE].notna()]
-    if summary.empty:
-        return None
+    column, _, _, summary = rates
     tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
-    floor = GAP_FLOOR if column == "gap" else -np.inf
-    quartiles = summary[["final_q25", "final_median", "final_q75"]].to_numpy(dtype=np.float64)
-    finite = np.maximum(quartiles[np.isfinite(quartiles)], floor)
-    top = float(finite.max()) * 5 if finite.size and finite.max() > 0 else 1.0
+    floor, finite, log_axis, top = sensitivity_scale(summary, column)
     traces: list[dict[str, Any]] = []
     twins = _Twins()
     for optimizer, cell in summary.groupby("optimizer", sort=False):
@@ -361,7 +367,7 @@ def sensitivity_chart(
         f"{problem}: final value against the learning rate (median, IQR bars; ring: tuned; "
         "x at the top: diverged)",
         xaxis={"title": {"text": "learning rate"}, "type": "log", "exponentformat": "e"},
-        yaxis=_value_axis(column, finite),
+        yaxis={**_value_axis(column, finite), "type": "log" if log_axis else "linear"},
     )
     target = results.metadata["suite"].get("target")
     if column == "gap" and target:
@@ -661,6 +667,79 @@ def data_chart(
     }
 
 
+def _ecdf_steps(costs: np.ndarray, low: float, high: float) -> tuple[np.ndarray, np.ndarray]:
+    """The exact step function of one optimizer's ECDF: a point per solved trial."""
+    solved = np.sort(costs[np.isfinite(costs)])
+    fractions = np.arange(1, solved.size + 1) / max(costs.size, 1)
+    x = np.concatenate([[low], solved, [high]])
+    y = np.concatenate([[0.0], fractions, [fractions[-1] if solved.size else 0.0]])
+    return x, y
+
+
+def ecdf_chart(
+    runs: pd.DataFrame, table: pd.DataFrame, metadata: Mapping[str, Any], styles
+) -> Chart | None:
+    """COCO-style runtime distributions over the target ladder; a menu picks all problems
+    or one class of surface."""
+    targets = metadata["suite"].get("targets") or []
+    groups = ecdf_groups(metadata)
+    if not targets or not groups[0][1]:
+        return None
+    traces: list[dict[str, Any]] = []
+    spans = []
+    for position, (group, problems) in enumerate(groups):
+        costs = runtime_costs(runs, table, metadata, problems)
+        values = costs.to_numpy(dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        low = float(finite.min()) / 1.5 if finite.size else 0.1
+        high = float(finite.max()) * 1.5 if finite.size else 10.0
+        twins = _Twins()
+        first = len(traces)
+        for optimizer in costs.columns:
+            x, y = _ecdf_steps(costs[optimizer].to_numpy(dtype=np.float64), low, high)
+            twin = twins.twin(optimizer, np.sort(costs[optimizer].to_numpy(dtype=np.float64)))
+            if twin is not None:
+                twins.join(twin, optimizer)
+                continue
+            style = styles[optimizer]
+            trace = {
+                "type": "scatter",
+                "mode": "lines",
+                "name": optimizer,
+                "legendgroup": optimizer,
+                "visible": position == 0,
+                "x": numbers(x),
+                "y": numbers(y),
+                "line": {"shape": "hv", "color": style["color"], "dash": _dash(style)},
+                "hovertemplate": f"{optimizer}<br>%{{x:.3g}} evaluations/dim: %{{y:.3f}}"
+                "<extra></extra>",
+            }
+            twins.trace_of[optimizer] = [trace]
+            traces.append(trace)
+        spans.append((group, problems, first, len(traces)))
+    buttons = [
+        {
+            "label": f"{group} ({len(problems)})",
+            "method": "update",
+            "args": [{"visible": [first <= i < end for i in range(len(traces))]}],
+        }
+        for group, problems, first, end in spans
+    ]
+    ladder = ", ".join(f"{t:g}" for t in targets)
+    layout = _layout(
+        f"Runtime distributions (COCO ECDFs) over the target gaps {ladder}",
+        xaxis={"title": {"text": "evaluations / dimension"}, "type": "log"},
+        yaxis={"title": {"text": "fraction of (problem, target, seed) trials solved"},
+               "range": [-0.02, 1.02]},
+    )  # fmt: skip
+    if len(buttons) > 1:
+        layout["updatemenus"] = [
+            {"buttons": buttons, "direction": "down", "x": 0.0, "y": 1.12, "xanchor": "left"}
+        ]
+        layout["margin"] = {**layout["margin"], "t": 90}
+    return {"data": traces, "layout": layout, "caption": ECDF_CAPTION}
+
+
 ProblemChart = Callable[[str, Results, pd.DataFrame, Mapping[str, dict]], Chart | None]
 # PNG file suffix (as bench.plots names them) -> the chart that stands for it in the HTML.
 PROBLEM_CHARTS: tuple[tuple[str, ProblemChart], ...] = (
@@ -670,6 +749,7 @@ PROBLEM_CHARTS: tuple[tuple[str, ProblemChart], ...] = (
     ("curvature", curvature_chart),
 )
 PROFILE_CHARTS = (("profile_performance.png", performance_chart), ("profile_data.png", data_chart))
+ECDF_FILE = "profile_ecdf.png"
 
 
 def charts_for(
@@ -721,4 +801,5 @@ def charts_for(
     if solvable_problems(metadata):
         for file, build_profile in PROFILE_CHARTS:
             attempt(file, lambda build=build_profile: build(table, metadata, styles))
+        attempt(ECDF_FILE, lambda: ecdf_chart(results.runs, table, metadata, styles))
     return charts

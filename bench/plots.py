@@ -43,7 +43,15 @@ from PIL import Image
 from bench.config.names import slug
 from bench.faults import figure_fault
 from bench.plot_version import PLOTS_VERSION
-from bench.profiles import alpha_grid, data_profile, performance_profile, tau_grid
+from bench.profiles import (
+    alpha_grid,
+    budget_grid,
+    data_profile,
+    performance_profile,
+    runtime_costs,
+    runtime_ecdf,
+    tau_grid,
+)
 from bench.results.loaded import Results
 from bench.summary import (
     PROTOCOL_ORDER,
@@ -746,6 +754,38 @@ def _value_top(values: np.ndarray, log: bool) -> float:
     return high + 0.25 * span
 
 
+def learning_rate_rows(
+    problem: str, results: Results
+) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
+    """(objective column, the problem's runs, every setting's summary, the summary rows of
+    settings with a learning rate) for the sensitivity figures; None where no entry sweeps
+    a learning rate."""
+    column = objective_column(results.metadata["problems"][problem])
+    runs = results.runs[results.runs["problem"] == problem]
+    if LEARNING_RATE not in runs.columns:
+        return None
+    hyper = results.metadata.get("hyperparameters", ())
+    every_setting = setting_summary(runs, results.metadata["problems"], hyper)
+    if LEARNING_RATE not in every_setting.columns:
+        return None
+    summary = every_setting[every_setting[LEARNING_RATE].notna()]
+    return None if summary.empty else (column, runs, every_setting, summary)
+
+
+def sensitivity_scale(summary: pd.DataFrame, column: str) -> tuple[float, np.ndarray, bool, float]:
+    """(floor, every value as drawn, log axis?, where a bar to +inf ends).
+
+    Values as drawn have gaps floored: the axis scale, its limits and the target line are
+    decided on these, never on raw gaps that may be 0 or negative."""
+    floor = GAP_FLOOR if column == "gap" else -np.inf
+    quartiles = summary[["final_q25", "final_median", "final_q75"]].to_numpy(dtype=np.float64)
+    finite_all = np.maximum(quartiles[np.isfinite(quartiles)], floor)
+    log_axis = column == "gap" or bool(
+        finite_all.size and finite_all.min() > 0 and finite_all.max() > 10 * finite_all.min()
+    )
+    return floor, finite_all, log_axis, _value_top(finite_all, log_axis)
+
+
 def sensitivity_plot(
     problem: str, results: Results, styles: Mapping[str, dict], path: Path
 ) -> Figure | None:
@@ -755,18 +795,11 @@ def sensitivity_plot(
     point over them (the protocol's key). A median that diverged is an x in a strip above
     the axes, one row per entry in its color.
     """
-    info = results.metadata["problems"][problem]
-    column = objective_column(info)
-    runs = results.runs[results.runs["problem"] == problem]
-    if LEARNING_RATE not in runs.columns:
+    rates = learning_rate_rows(problem, results)
+    if rates is None:
         return None
+    column, runs, every_setting, summary = rates
     hyper = results.metadata.get("hyperparameters", ())
-    every_setting = setting_summary(runs, results.metadata["problems"], hyper)
-    if LEARNING_RATE not in every_setting.columns:
-        return None
-    summary = every_setting[every_setting[LEARNING_RATE].notna()]
-    if summary.empty:
-        return None
     best = best_settings(runs, results.metadata["problems"], hyper, summary=every_setting)
     tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
     diverged = diverged_learning_rates(summary)
@@ -782,15 +815,7 @@ def sensitivity_plot(
     else:
         fig, ax = plt.subplots(figsize=(9.5, 5.4), layout="constrained")
         ax_div = None
-    floor = GAP_FLOOR if column == "gap" else -np.inf
-    # Every value as drawn (gaps floored): the axis scale, its limits and the target line
-    # are decided on these, never on raw gaps that may be 0 or negative.
-    quartiles = summary[["final_q25", "final_median", "final_q75"]].to_numpy(dtype=np.float64)
-    finite_all = np.maximum(quartiles[np.isfinite(quartiles)], floor)
-    log_axis = column == "gap" or bool(
-        finite_all.size and finite_all.min() > 0 and finite_all.max() > 10 * finite_all.min()
-    )
-    top = _value_top(finite_all, log_axis)
+    floor, finite_all, log_axis, top = sensitivity_scale(summary, column)
     drawn: list[tuple[str, np.ndarray]] = []
     for optimizer, cell in summary.groupby("optimizer", sort=False):
         per_lr = _per_learning_rate(cell)
@@ -1152,6 +1177,89 @@ def data_profile_plot(
     )
 
 
+def ecdf_groups(metadata: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
+    """("all problems", every problem with a target) and then each surface class of them
+    (in suite order; a class only where the suite has two or more of them)."""
+    problems = solvable_problems(metadata)
+    groups = [("all problems", problems)]
+    classes: dict[str, list[str]] = {}
+    for problem in problems:
+        declared = metadata["problems"][problem].get("surface_class")
+        if declared:
+            classes.setdefault(declared, []).append(problem)
+    if len(classes) > 1:
+        groups += list(classes.items())
+    return groups
+
+
+def runtime_ecdf_plot(
+    runs: pd.DataFrame,
+    table: pd.DataFrame,
+    metadata: Mapping[str, Any],
+    styles: Mapping[str, dict],
+    path: Path,
+) -> Figure | None:
+    """COCO-style runtime distributions over the target ladder: all problems, then one
+    panel per surface class; None without a ladder."""
+    targets = metadata["suite"].get("targets") or []
+    groups = ecdf_groups(metadata)
+    if not targets or not groups[0][1]:
+        return None
+    ncols = min(3, len(groups))
+    nrows = math.ceil(len(groups) / ncols)
+    fig, axes = plt.subplots(
+        nrows,
+        ncols,
+        figsize=(5.2 * ncols + 3.2, 4.0 * nrows + 0.6),
+        layout="constrained",
+        sharey=True,
+        squeeze=False,
+    )
+    for ax, (name, problems) in zip(axes.flat, groups, strict=False):
+        costs = runtime_costs(runs, table, metadata, problems)
+        budgets = budget_grid(costs)
+        ecdf = runtime_ecdf(costs, budgets)
+        for optimizer in ecdf.columns:
+            style = styles[optimizer]
+            ax.plot(
+                budgets,
+                ecdf[optimizer].to_numpy(),
+                drawstyle="steps-post",
+                color=style["color"],
+                linestyle=style["linestyle"],
+                linewidth=1.4,
+                label=optimizer,
+            )
+        ax.set_xscale("log")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(True, which="major", alpha=0.3)
+        ax.set_title(f"{name} ({len(problems)} problem{'s' * (len(problems) != 1)})")
+        ax.set_xlabel("evaluations / dimension (log scale)")
+    for ax in axes[:, 0]:
+        ax.set_ylabel("fraction of (problem, target, seed) trials solved")
+    for ax in axes.flat[len(groups) :]:
+        ax.set_visible(False)
+    ladder = ", ".join(f"{t:g}" for t in targets)
+    # The ladder in full goes in the caption; a title that lists it is cut off.
+    fig.suptitle(
+        f"Runtime distributions (COCO ECDFs), {len(targets)} target gaps "
+        f"{targets[0]:g} … {targets[-1]:g}"
+    )
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+    _save(fig, path)
+    return Figure(
+        path,
+        "Runtime distributions over the target ladder",
+        "For each optimizer at its tuned setting, the fraction of trials solved within a "
+        "budget of evaluations per dimension, where a trial is one (problem, target gap, "
+        f"seed) of the problems with a known f* and the targets {ladder}: all problems, then "
+        "each class of surface. Where a curve ends short of 1, the rest was never solved; a "
+        "curve that rises early and stalls gets close fast but does not finish (COCO, Hansen "
+        "et al. 2021). Hessian evaluations are not counted.",
+    )
+
+
 # ---------------------------------------------------------------------------------------
 # Every figure of a report: each drawn in isolation, reused where its inputs did not change
 
@@ -1261,11 +1369,24 @@ def _problem_jobs(
 
 
 def _profile_jobs(
-    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict]
+    table: pd.DataFrame,
+    metadata: Mapping[str, Any],
+    styles: Mapping[str, dict],
+    runs: pd.DataFrame | None = None,
 ) -> list[_Job]:
     """The profile figures; none without a target and a problem with a known f*."""
     if not solvable_problems(metadata):
         return []
+    ecdf = []
+    if runs is not None and metadata["suite"].get("targets"):
+        ecdf = [
+            _Job(
+                "profile_ecdf.png",
+                "Runtime distributions over the target ladder",
+                runtime_ecdf_plot,
+                (_ladder_rows(runs), table, metadata, styles),
+            )
+        ]
     return [
         _Job(
             "profile_performance.png",
@@ -1279,7 +1400,14 @@ def _profile_jobs(
             data_profile_plot,
             (table, metadata, styles),
         ),
+        *ecdf,
     ]
+
+
+def _ladder_rows(runs: pd.DataFrame) -> pd.DataFrame:
+    """The columns of runs the runtime distributions read (what a drawing process gets)."""
+    keep = ["problem", "optimizer", "setting", "seed"]
+    return runs[keep + [c for c in runs.columns if c.startswith("evals_to_")]]
 
 
 def _json_bytes(value: Any) -> bytes:
@@ -1428,13 +1556,18 @@ def problem_fingerprint(
 
 
 def profiles_fingerprint(
-    table: pd.DataFrame, metadata: Mapping[str, Any], styles: Mapping[str, dict]
+    table: pd.DataFrame,
+    metadata: Mapping[str, Any],
+    styles: Mapping[str, dict],
+    ladder: pd.DataFrame | None = None,
 ) -> str:
     """sha256 of what the profile figures are drawn from: the whole comparison table, every
-    problem's metadata, the suite's target, the optimizers and styles, `PLOTS_VERSION`."""
+    problem's metadata, the suite's target, the optimizers and styles, `PLOTS_VERSION`, and
+    ``ladder`` (`_ladder_rows` of runs: every seed's evaluations to each target)."""
     digest = _context_digest(metadata, styles)
     digest.update(_json_bytes(["profiles", metadata.get("problems", {})]))
     _digest_frame(digest, table)
+    _digest_frame(digest, ladder)
     return digest.hexdigest()
 
 
@@ -1659,9 +1792,9 @@ def draw_all(
         if source is not None and isinstance(previous_problems, dict):
             records = _reusable(previous_problems.get(problem), fingerprint, source)
         plan.append((problem, fingerprint, jobs, records))
-    fingerprint = profiles_fingerprint(table, metadata, styles)
+    fingerprint = profiles_fingerprint(table, metadata, styles, _ladder_rows(results.runs))
     records = None if source is None else _reusable(previous.get("profiles"), fingerprint, source)
-    plan.append((None, fingerprint, _profile_jobs(table, metadata, styles), records))
+    plan.append((None, fingerprint, _profile_jobs(table, metadata, styles, results.runs), records))
 
     keep = {r["file"] for *_, records in plan if records for r in records} if in_place else set()
     for stale in plots_dir.glob("*.png"):

@@ -49,6 +49,43 @@ PROBLEMS: dict[str, Callable[..., Problem]] = {
     "expression": expression,
 }
 
+# The kind of surface each problem kind is (the report's summaries and runtime profiles by
+# class): declared here, beside the registry, never guessed from a name. A learning
+# objective sampled in mini-batches is reported as `STOCHASTIC_LEARNING` (bench reads the
+# problem's `stochastic` flag).
+QUADRATIC_VALLEY = "quadratics and valleys"
+MULTIMODAL = "multimodal"
+SADDLE_PLATEAU = "saddles and plateaus"
+LEARNING = "learning objectives"
+STOCHASTIC_LEARNING = "stochastic learning objectives"
+USER_FORMULA = "user formulas"
+SURFACE_CLASSES: dict[str, str] = {
+    "quadratic": QUADRATIC_VALLEY,
+    "least_squares": QUADRATIC_VALLEY,
+    "rosenbrock": QUADRATIC_VALLEY,  # the curved valley
+    "beale": QUADRATIC_VALLEY,  # one minimum at the end of narrow curved valleys
+    "booth": QUADRATIC_VALLEY,  # a quadratic
+    "himmelblau": MULTIMODAL,
+    "six_hump_camel": MULTIMODAL,
+    "goldstein_price": MULTIMODAL,
+    "styblinski_tang": MULTIMODAL,
+    "rastrigin": MULTIMODAL,
+    "ackley": MULTIMODAL,
+    "saddle": SADDLE_PLATEAU,
+    "saddle_nd": SADDLE_PLATEAU,
+    "plateau": SADDLE_PLATEAU,
+    "logistic": LEARNING,
+    "mlp": LEARNING,
+    "expression": USER_FORMULA,
+}
+
+
+def surface_class(kind: str, stochastic: bool) -> str:
+    """The class a problem of ``kind`` is reported under."""
+    declared = SURFACE_CLASSES[kind]
+    return STOCHASTIC_LEARNING if declared == LEARNING and stochastic else declared
+
+
 # Arguments for building a kind whose factory has required parameters, for listings and
 # `bench check --all`; every other kind builds with its defaults.
 EXAMPLE_ARGUMENTS: dict[str, dict[str, Any]] = {"expression": EXAMPLE_HIMMELBLAU}
@@ -77,4 +114,12 @@ def numerics_versions(kind: str) -> dict[str, int]:
     return {m: NUMERICS_VERSIONS[m] for m in (family, *SHARED_MODULES)}
 
 
-__all__ = ["EXAMPLE_ARGUMENTS", "NUMERICS_VERSIONS", "PROBLEMS", "Problem", "numerics_versions"]
+__all__ = [
+    "EXAMPLE_ARGUMENTS",
+    "NUMERICS_VERSIONS",
+    "PROBLEMS",
+    "SURFACE_CLASSES",
+    "Problem",
+    "numerics_versions",
+    "surface_class",
+]

@@ -64,7 +64,7 @@ def test_every_chart_is_plain_json_and_every_figure_has_one(results: Results):
         "saddle-2d_curvature.png",
         "ill-10d_convergence.png", "ill-10d_learning_rate.png",  # constant curvature: none
         "offset-20d_convergence.png", "offset-20d_learning_rate.png",
-        "profile_performance.png", "profile_data.png",
+        "profile_performance.png", "profile_data.png", "profile_ecdf.png",
     }  # fmt: skip
     assert charts["quad-2d_paths_by_optimizer.png"] == IN_TRAJECTORIES
 
@@ -144,7 +144,49 @@ def test_twins_are_drawn_once_and_named_together(results: Results):
     )
     charts = _charts(doubled)
     for name in ("ill-10d_convergence.png", "saddle-2d_trajectories.png",
-                 "ill-10d_learning_rate.png", "profile_data.png"):  # fmt: skip
+                 "ill-10d_learning_rate.png", "profile_data.png",
+                 "profile_ecdf.png"):  # fmt: skip
         names = [t["name"] for t in _main_traces(charts[name])]
         assert not [n for n in names if n.startswith("gd-copy")], name
         assert [n for n in names if n.startswith("gd") and n.endswith("≡ gd-copy")], name
+
+
+def test_runtime_ecdf_counts_trials_solved_within_each_budget(results: Results):
+    # By hand from runs.parquet: every (problem with f*, target, seed) is a trial; a trial
+    # costs max(evals to the target, 1) / dim at the entry's tuned setting.
+    from bench.profiles import runtime_costs, runtime_ecdf
+
+    table = comparison(results.runs, results.metadata)
+    metadata = results.metadata
+    problems = [p for p, info in metadata["problems"].items() if info["f_star"] is not None]
+    targets = metadata["suite"]["targets"]
+    seeds = metadata["suite"]["seeds"]
+    costs = runtime_costs(results.runs, table, metadata, problems)
+    assert len(costs) == len(problems) * len(targets) * len(seeds)
+    for optimizer in ("gd", "newton", "gd-armijo"):
+        trials = []
+        for problem in problems:
+            tuned = table[(table["problem"] == problem) & (table["optimizer"] == optimizer)]
+            runs = results.runs[
+                (results.runs["problem"] == problem)
+                & (results.runs["optimizer"] == optimizer)
+                & (results.runs["setting"] == tuned["setting"].iloc[0])
+            ]
+            dim = metadata["problems"][problem]["dim"]
+            for target in targets:
+                column = f"evals_to_{target:.0e}"  # the ladder column, e.g. evals_to_1e-03
+                for seed in seeds:
+                    value = runs.loc[runs["seed"] == seed, column]
+                    cost = float(value.iloc[0]) if len(value) else np.inf
+                    trials.append(max(cost, 1.0) / dim if np.isfinite(cost) else np.inf)
+        trials = np.array(trials)
+        finite = np.sort(trials[np.isfinite(trials)])
+        assert finite.size  # the check below compares something
+        budgets = np.array([finite[0], finite[len(finite) // 2], finite[-1] * 2])
+        ecdf = runtime_ecdf(costs, budgets)[optimizer].to_numpy()
+        expected = [(trials <= b).sum() / trials.size for b in budgets]
+        np.testing.assert_allclose(ecdf, expected, rtol=0, atol=1e-15)
+        # The chart's step function ends at the same fraction.
+        chart = _charts(results)["profile_ecdf.png"]
+        trace = next(t for t in chart["data"] if t["name"].split(" ")[0] == optimizer)
+        assert trace["y"][-1] == pytest.approx(np.isfinite(trials).mean(), rel=RTOL)

@@ -124,6 +124,14 @@ def test_every_registered_kind_has_a_test_case():
     assert {case[1] for case in CASES} == set(PROBLEMS)
 
 
+def test_every_registered_kind_declares_its_surface_class():
+    # The report's summaries and runtime profiles group problems by this declaration.
+    assert set(problems.SURFACE_CLASSES) == set(PROBLEMS)
+    assert problems.surface_class("logistic", stochastic=True) == problems.STOCHASTIC_LEARNING
+    assert problems.surface_class("logistic", stochastic=False) == problems.LEARNING
+    assert problems.surface_class("saddle", stochastic=False) == problems.SADDLE_PLATEAU
+
+
 def test_problems_do_not_import_bench_or_optimizers():
     for path in pathlib.Path(problems.__file__).parent.glob("*.py"):
         text = path.read_text()

@@ -60,6 +60,7 @@ def test_every_figure_is_written(report: Path):
         "offset-20d_convergence.png",  # dim 20: no curvature; f* unknown: not in profiles
         "offset-20d_learning_rate.png",
         "profile_data.png",
+        "profile_ecdf.png",
         "profile_performance.png",
         "saddle-2d_convergence.png",
         "saddle-2d_curvature.png",

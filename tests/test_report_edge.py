@@ -277,7 +277,7 @@ def test_gaps_that_are_exactly_zero(tmp_path: Path, spy):
     out = write_suite(tmp_path, problems, lanes)
     built = _quiet(out)
     saved, bars = spy
-    assert built.failed == 0 and built.drawn == 4
+    assert built.failed == 0 and built.drawn == 5
     assert "bowl_learning_rate.png" in _linked(out)
     (x, y, yerr) = bars[0]
     assert sorted(x) == [0.5, 1.0] and np.all(y == GAP_FLOOR)
@@ -314,6 +314,7 @@ def test_a_problem_whose_every_run_diverged(tmp_path: Path, spy):
         "bowl_convergence.png",
         "bowl_learning_rate.png",
         "profile_data.png",
+        "profile_ecdf.png",
         "profile_performance.png",
     ]
     # Cut at 100x the start: the bottom follows the values left (11, 12), not the margin
@@ -400,14 +401,18 @@ def test_a_figure_that_raises_is_named_in_its_place(tmp_path: Path, monkeypatch,
     built = build_report(out)  # returns normally
     err = capsys.readouterr().err
     assert plt.get_fignums() == []
-    assert (built.drawn, built.reused, built.failed) == (2, 0, 2)
+    assert (built.drawn, built.reused, built.failed) == (3, 0, 2)
     assert (
         "figure ill-10d_learning_rate.png (ill-10d): could not be drawn: RuntimeError: boom "
         "second line\n"
     ) in err
     assert "figure profile_data.png (across problems): could not be drawn: RuntimeError" in err
-    assert _pngs(out) == ["ill-10d_convergence.png", "profile_performance.png"]
-    assert _linked(out) == ["profile_performance.png", "ill-10d_convergence.png"]
+    assert _pngs(out) == ["ill-10d_convergence.png", "profile_ecdf.png", "profile_performance.png"]
+    assert _linked(out) == [
+        "profile_performance.png",
+        "profile_ecdf.png",
+        "ill-10d_convergence.png",
+    ]
     missing = (
         "Figure missing: `ill-10d_learning_rate.png` (ill-10d: learning-rate sensitivity) "
         "could not be drawn: RuntimeError: boom second line"
@@ -427,7 +432,7 @@ def test_a_figure_that_raises_is_named_in_its_place(tmp_path: Path, monkeypatch,
     # A figure that failed is never reused: its problem and the profiles are drawn again.
     monkeypatch.undo()
     again = _quiet(out, reuse_from=out)
-    assert (again.drawn, again.reused, again.failed) == (4, 0, 0)
+    assert (again.drawn, again.reused, again.failed) == (5, 0, 0)
 
 
 def test_progress_one_line_per_figure_then_the_report(tmp_path: Path, capsys):
@@ -438,14 +443,14 @@ def test_progress_one_line_per_figure_then_the_report(tmp_path: Path, capsys):
     progress = [re.fullmatch(r"drawing \[(\d+)/(\d+)\] (\S+\.png) \d+\.\d s", ln) for ln in lines]
     assert all(progress[:-1]) and len(lines) == built.drawn + 1
     assert [int(m[1]) for m in progress[:-1]] == list(range(1, built.drawn + 1))
-    assert {int(m[2]) for m in progress[:-1]} == {6}
+    assert {int(m[2]) for m in progress[:-1]} == {7}
     assert sorted(m[3] for m in progress[:-1]) == _pngs(out)
-    assert lines[-1] == "figures: drew 6 figures, reused 0"
+    assert lines[-1] == "figures: drew 7 figures, reused 0"
     assert capsys.readouterr().err == ""  # all of it went to the log given
     write_report(out, reuse_from=out)  # the default log: stderr
     lines = capsys.readouterr().err.splitlines()
-    assert lines[0] == "reused  [1/6] ill-10d_convergence.png (inputs unchanged)"
-    assert lines[-1] == "figures: drew 0 figures, reused 6"
+    assert lines[0] == "reused  [1/7] ill-10d_convergence.png (inputs unchanged)"
+    assert lines[-1] == "figures: drew 0 figures, reused 7"
 
 
 def _png_bytes(out: Path) -> dict[str, bytes]:
@@ -518,18 +523,19 @@ def _copy_tables(source: Path, target: Path) -> Path:
 def test_unchanged_figures_are_reused_and_only_changed_ones_drawn(tmp_path: Path):
     one = build(tmp_path / "one", steps=20, seeds=(0, 1), problems=("quad-2d",))
     first = _quiet(one)
-    assert (first.drawn, first.reused) == (6, 0)
+    assert (first.drawn, first.reused) == (7, 0)
     # A problem added to the suite: only its figures and the profiles are drawn.
     two = build(tmp_path / "two", steps=20, seeds=(0, 1), problems=("quad-2d", "ill-10d"))
     log = io.StringIO()
     second = build_report(two, log=log, reuse_from=one)
-    assert (second.drawn, second.reused, second.failed) == (4, 4, 0)
-    assert second.summary() == "drew 4 figures, reused 4"
-    drawn = sorted(re.findall(r"drawing \[\d+/8\] (\S+)", log.getvalue()))
+    assert (second.drawn, second.reused, second.failed) == (5, 4, 0)
+    assert second.summary() == "drew 5 figures, reused 4"
+    drawn = sorted(re.findall(r"drawing \[\d+/9\] (\S+)", log.getvalue()))
     assert drawn == [
         "ill-10d_convergence.png",
         "ill-10d_learning_rate.png",
         "profile_data.png",
+        "profile_ecdf.png",
         "profile_performance.png",
     ]
     for name in _pngs(one):
@@ -538,7 +544,7 @@ def test_unchanged_figures_are_reused_and_only_changed_ones_drawn(tmp_path: Path
     # Nothing changed: nothing drawn, the same bytes, the same report.
     three = _copy_tables(two, tmp_path / "three")
     third = _quiet(three, reuse_from=two)
-    assert (third.drawn, third.reused) == (0, 8)
+    assert (third.drawn, third.reused) == (0, 9)
     assert _pngs(three) == _pngs(two)
     for name in _pngs(two):
         assert (three / "plots" / name).read_bytes() == (two / "plots" / name).read_bytes()
@@ -555,10 +561,10 @@ def test_unchanged_figures_are_reused_and_only_changed_ones_drawn(tmp_path: Path
         write_table(frame, four / f"{name}.parquet", metadata)
     log = io.StringIO()
     fourth = build_report(four, log=log, reuse_from=three)
-    assert (fourth.drawn, fourth.reused) == (4, 4)
-    assert sorted(re.findall(r"drawing \[\d+/8\] (\S+)", log.getvalue())) == drawn
+    assert (fourth.drawn, fourth.reused) == (5, 4)
+    assert sorted(re.findall(r"drawing \[\d+/9\] (\S+)", log.getvalue())) == drawn
     assert (
-        len(re.findall(r"reused  \[\d+/8\] quad-2d_\S+ \(inputs unchanged\)", log.getvalue())) == 4
+        len(re.findall(r"reused  \[\d+/9\] quad-2d_\S+ \(inputs unchanged\)", log.getvalue())) == 4
     )
 
 
@@ -567,7 +573,7 @@ def test_reuse_in_place_and_what_the_fingerprint_reads(tmp_path: Path, monkeypat
     _quiet(out)
     before = {name: (out / "plots" / name).read_bytes() for name in _pngs(out)}
     again = _quiet(out, reuse_from=out)
-    assert (again.drawn, again.reused) == (0, 4)
+    assert (again.drawn, again.reused) == (0, 5)
     assert {name: (out / "plots" / name).read_bytes() for name in _pngs(out)} == before
 
     results = load_results(out)
@@ -615,6 +621,7 @@ def test_one_seed_one_setting_converged_at_the_start(tmp_path: Path):
     assert _linked(out) == [
         "profile_performance.png",
         "profile_data.png",
+        "profile_ecdf.png",
         "at-min_convergence.png",
         "at-min_trajectories.png",
         "at-min_paths_by_optimizer.png",
@@ -642,7 +649,7 @@ def test_cells_that_failed_with_an_error_or_a_timeout(tmp_path: Path):
     ]
     out = write_suite(tmp_path, problems, lanes, failed=failed)
     built = _quiet(out)
-    assert built.failed == 0 and built.drawn == 4
+    assert built.failed == 0 and built.drawn == 5
     section = _section(out, "bowl")
     assert "- Failed (error): adam: FloatingPointError: NaN in the update" in section
     assert "- Failed (timeout): lbfgs: ran past the 600 s cell limit" in section

@@ -13,6 +13,7 @@ from bench.results.columns import ladder_column
 from bench.results.environment import SCHEMA_VERSION
 from bench.results.parquet import write_table
 from bench.summary import best_settings
+from problems import surface_class
 
 LADDER = tuple(10.0**-k for k in range(1, 9))
 TARGET = 1e-6
@@ -38,6 +39,7 @@ def _saddle():
 
 PROBLEMS = {
     "quad-2d": dict(
+        kind="quadratic",
         dim=2,
         f=_quadratic([1.0, 10.0]),
         f_star=0.0,
@@ -47,6 +49,7 @@ PROBLEMS = {
         description="A 2-d quadratic with condition number 10.",
     ),
     "saddle-2d": dict(
+        kind="saddle",
         dim=2,
         f=_saddle(),
         f_star=-0.25,
@@ -56,6 +59,7 @@ PROBLEMS = {
         description="A strict saddle at the origin, minima at (0, +-1).",
     ),
     "ill-10d": dict(
+        kind="quadratic",
         dim=10,
         f=_quadratic(np.geomspace(1.0, 100.0, 10)),
         f_star=0.0,
@@ -65,6 +69,7 @@ PROBLEMS = {
         description="A 10-d quadratic with condition number 100.",
     ),
     "offset-20d": dict(
+        kind="quadratic",
         dim=20,
         f=_quadratic(np.geomspace(1.0, 10.0, 20), offset=0.3),
         f_star=None,
@@ -358,6 +363,8 @@ def build(
         },
         "problems": {
             name: {
+                "kind": PROBLEMS[name]["kind"],
+                "surface_class": surface_class(PROBLEMS[name]["kind"], stochastic=False),
                 "dim": PROBLEMS[name]["dim"],
                 "f_star": PROBLEMS[name]["f_star"],
                 "x_star": PROBLEMS[name]["x_star"],

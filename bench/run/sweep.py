@@ -49,6 +49,7 @@ from bench.run.keys import Cell, digest, suite_cells, surface_key
 from bench.run.policies import kept_settings, skip_reason, targets_for
 from bench.run.progress import Progress
 from bench.run.worker import Worker, failure_reason
+from problems import surface_class
 
 # What a plan does with a cell.
 SKIP, REUSE, FAILED, COMPUTE = "skip", "reuse", "failed", "compute"
@@ -168,7 +169,8 @@ def _hyperparameter_names(suite: Suite) -> list[str]:
 
 def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
     """What the plots and the report need besides the rows: the suite and its records."""
-    problems = [suite.problems[i] for i in sorted({c.problem_index for c in cells})]
+    indices = sorted({c.problem_index for c in cells})
+    problems = [(suite.problems[i], suite.raw["problems"][i]["kind"]) for i in indices]
     settings = [suite.optimizers[j] for j in sorted({c.optimizer_index for c in cells})]
     return {
         "environment": environment(),
@@ -195,8 +197,10 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
                 "description": p.description,
                 "source": p.source,
                 "smoothness": p.smoothness,
+                "kind": kind,
+                "surface_class": surface_class(kind, p.stochastic),
             }
-            for p in problems
+            for p, kind in problems
         },
         "optimizers": {
             s.name: {

@@ -80,10 +80,12 @@ def open_report(html: Path, width: int = 1400, height: int = 900) -> Iterator[An
 # Key sections: (file name, CSS selector of where the picture starts; None: the top).
 SECTIONS = (
     ("top", None),
+    ("answers", "#which-optimizer-for-which-surface"),
     ("summary", "#summary-across-problems"),
     ("convergence", "figure:has(.chart[data-chart$='_convergence.png'])"),
     ("trajectories", "figure:has(.chart[data-chart$='_trajectories.png'])"),
     ("profiles", "figure:has(.chart[data-chart='profile_performance.png'])"),
+    ("animation", "figure:has(.chart[data-chart$='_paths_by_optimizer.png'])"),
 )
 # True once every chart in the viewport has been drawn.
 _IN_VIEW_DRAWN = """() => Array.from(document.querySelectorAll('.chart')).every((div) => {

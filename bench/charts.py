@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.analysis import Analysis
 from bench.config.names import slug
 from bench.plots import (
     _TABLES,
@@ -41,6 +42,7 @@ from bench.plots import (
     _same_as,
     _surface,
     constant_curvature,
+    contour_values,
     ecdf_groups,
     error_bars,
     evals_grid,
@@ -93,8 +95,10 @@ ECDF_CAPTION = (
 _FLOORED = f" Gaps at or below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
 TRAJECTORY_CAPTION = (
     "Iterates of each entry at its tuned setting (first seed) over shaded contours of "
-    "log10(f − min f); square: the start, stars: the known minimizers. Each entry's path at "
-    "its default setting is in the legend, hidden: click it to draw it. A path that leaves "
+    "f − min f (log-spaced, at quantiles of the window's values, and on a plain at depths "
+    "below its top: the PNG's levels); square: the start, stars: the known minimizers. "
+    "Each entry's path at its default setting is in the legend, hidden: click it to draw "
+    "it. A path that leaves "
     "the window says so in the legend." + _READING
 )
 SENSITIVITY_CAPTION = (
@@ -292,14 +296,19 @@ def _target_line(target: float) -> dict[str, Any]:
 
 
 def sensitivity_chart(
-    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict]
+    problem: str,
+    results: Results,
+    best: pd.DataFrame,
+    styles: Mapping[str, dict],
+    settings: pd.DataFrame,
 ) -> Chart | None:
     """Final objective (median, IQR bars) against the learning rate per entry that sweeps
-    it; a learning rate whose median diverged is an x at the top edge."""
-    rates = learning_rate_rows(problem, results)
+    it; a learning rate whose median diverged is an x at the top edge. ``settings``: the
+    problem's rows of `Analysis.settings`."""
+    rates = learning_rate_rows(problem, results, settings)
     if rates is None:
         return None
-    column, _, _, summary = rates
+    column, summary = rates
     tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
     floor, finite, log_axis, top = sensitivity_scale(summary, column)
     traces: list[dict[str, Any]] = []
@@ -391,51 +400,77 @@ def _near(values: np.ndarray, window: tuple[float, float]) -> np.ndarray:
     return np.where(far, np.nan, values)
 
 
+def _contour_trace(
+    xs: np.ndarray, ys: np.ndarray, z: np.ndarray, f_star: float | None
+) -> dict[str, Any] | None:
+    """Shaded contours of f − min f on the window at the PNG's levels
+    (`bench.plots.contour_levels`: log-spaced, at quantiles, and below a plain's top);
+    None where no value is finite. plotly spaces contours evenly, so the trace draws the
+    level index (f mapped piecewise-linearly onto 0, 1, 2, ... at the levels) and its
+    hover and colorbar give f − min f itself."""
+    values = contour_values(z, f_star)
+    if values is None:
+        return None
+    clipped, low, top, levels = values
+    index = np.interp(clipped, levels, np.arange(levels.size, dtype=np.float64))
+    decades = np.arange(math.ceil(math.log10(low)), math.floor(math.log10(top)) + 1)
+    ticks = np.interp(10.0**decades, levels, np.arange(levels.size, dtype=np.float64))
+    return {
+        "type": "contour",
+        "x": numbers(xs),
+        "y": numbers(ys),
+        "z": [numbers(row) for row in index],
+        "customdata": [numbers(row) for row in clipped],
+        "colorscale": "Greys",
+        "reversescale": True,
+        "opacity": 0.55,
+        "contours": {
+            "coloring": "heatmap",
+            "showlines": True,
+            "start": 0.0,
+            "end": float(levels.size - 1),
+            "size": 1.0,
+        },
+        "autocontour": False,
+        "line": {"color": "rgba(80,80,80,0.5)", "width": 0.5},
+        "colorbar": {
+            "title": {"text": "f − min f", "side": "right"},
+            "orientation": "h",
+            "y": -0.3,
+            "len": 0.6,
+            "thickness": 12,
+            "tickvals": numbers(ticks),
+            "ticktext": [f"1e{int(d)}" for d in decades],
+        },
+        "hovertemplate": "x0 %{x:.3g}, x1 %{y:.3g}<br>f − min f %{customdata:.3g}<extra></extra>",
+        "showlegend": False,
+        "name": "contours",
+    }
+
+
+def _window_of(
+    problem: str, results: Results
+) -> tuple[Mapping[str, Any], pd.DataFrame, np.ndarray, np.ndarray, dict[str, Any]] | None:
+    """(the problem's metadata, its paths, the window's x and y, its contour trace); None
+    where the surface has no finite value."""
+    info = results.metadata["problems"][problem]
+    xs, ys, z = _surface(results.surfaces, problem)
+    contour = _contour_trace(xs, ys, z, info.get("f_star"))
+    if contour is None:
+        return None
+    return info, results.paths[results.paths["problem"] == problem], xs, ys, contour
+
+
 def trajectory_chart(
     problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict]
 ) -> Chart | None:
     """Every entry's path (tuned setting, first seed) over log-spaced contours of f − min f;
     the default setting's path of each entry as a hidden trace (click its legend entry)."""
-    info = results.metadata["problems"][problem]
-    paths = results.paths[results.paths["problem"] == problem]
-    xs, ys, z = _surface(results.surfaces, problem)
-    finite = z[np.isfinite(z)]
-    if not finite.size:
+    window = _window_of(problem, results)
+    if window is None:
         return None
-    f_star = info.get("f_star")
-    floor = min(float(finite.min()), f_star) if f_star is not None else float(finite.min())
-    shifted = np.where(np.isfinite(z), z - floor, np.nan)
-    positive = shifted[shifted > 0]
-    low = (
-        max(float(np.quantile(positive, 0.002)), float(positive.max()) * 1e-9)
-        if (positive.size)
-        else 1.0
-    )
-    log_z = np.log10(np.clip(shifted, low, None))
-    traces: list[dict[str, Any]] = [
-        {
-            "type": "contour",
-            "x": numbers(xs),
-            "y": numbers(ys),
-            "z": [numbers(row) for row in log_z],
-            "colorscale": "Greys",
-            "reversescale": True,
-            "opacity": 0.55,
-            "ncontours": 18,
-            "contours": {"coloring": "heatmap", "showlines": True},
-            "line": {"color": "rgba(80,80,80,0.5)", "width": 0.5},
-            "colorbar": {
-                "title": {"text": "log10(f − min f)", "side": "right"},
-                "orientation": "h",
-                "y": -0.3,
-                "len": 0.6,
-                "thickness": 12,
-            },
-            "hovertemplate": "x0 %{x:.3g}, x1 %{y:.3g}<br>log10(f − min f) %{z:.2f}<extra></extra>",
-            "showlegend": False,
-            "name": "contours",
-        }
-    ]
+    info, paths, xs, ys, contour = window
+    traces: list[dict[str, Any]] = [contour]
     twins = _Twins()
     start = None
     x_range = (float(np.min(xs)), float(np.max(xs)))
@@ -524,6 +559,141 @@ def trajectory_chart(
     )
     layout["margin"] = {**layout["margin"], "b": 110}
     return {"data": traces, "layout": layout, "caption": TRAJECTORY_CAPTION}
+
+
+# The best ranked entries (twins once) in a path animation, and its most frames.
+ANIMATED = 4
+ANIMATION_FRAMES = 40
+ANIMATION_CAPTION = (
+    "The paths of the best ranked entries (tuned setting, first seed) drawn step by step "
+    "over the contours: press play, or drag the slider to a step. A moving dot is an "
+    "entry's iterate at that step; the paths in full are in the chart above."
+)
+
+
+def animation_chart(
+    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict]
+) -> Chart | None:
+    """The `ANIMATED` best ranked paths drawn step by step (plotly frames, a play button and
+    a slider over the recorded steps); None without a surface or a path."""
+    window = _window_of(problem, results)
+    if window is None:
+        return None
+    _info, paths, xs, ys, contour = window
+    contour = {**contour, "colorbar": None, "showscale": False}
+    x_range = (float(np.min(xs)), float(np.max(xs)))
+    y_range = (float(np.min(ys)), float(np.max(ys)))
+    twins = _Twins()
+    chosen: list[tuple[str, pd.DataFrame]] = []
+    names: dict[str, str] = {}  # as the legend shows them: twins joined
+    for row in best.itertuples():
+        tuned = _path(paths, row.optimizer, "best")
+        if tuned.empty:
+            continue
+        x, y = tuned["x0"].to_numpy(np.float64), tuned["x1"].to_numpy(np.float64)
+        twin = twins.twin(row.optimizer, np.stack([x, y]))
+        if twin is not None:
+            names[twin] += f" ≡ {row.optimizer}"
+            continue
+        if len(chosen) == ANIMATED:
+            break
+        chosen.append((row.optimizer, tuned))
+        names[row.optimizer] = row.optimizer
+    if not chosen:
+        return None
+    steps = np.unique(np.concatenate([t["step"].to_numpy() for _, t in chosen]))
+    if steps.size > ANIMATION_FRAMES:
+        steps = steps[
+            np.unique(np.linspace(0, steps.size - 1, ANIMATION_FRAMES).round().astype(int))
+        ]
+    data: list[dict[str, Any]] = [contour]
+    for name, tuned in chosen:
+        color = styles[name]["color"]
+        first = tuned.iloc[:1]
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "lines",
+                "name": names[name],
+                "legendgroup": name,
+                "x": numbers(first["x0"]),
+                "y": numbers(first["x1"]),
+                "line": {"color": color, "width": 2, "dash": _dash(styles[name])},
+                "hoverinfo": "skip",
+            }
+        )
+        data.append(
+            {
+                "type": "scatter",
+                "mode": "markers",
+                "name": f"{name} now",
+                "legendgroup": name,
+                "showlegend": False,
+                "x": numbers(first["x0"]),
+                "y": numbers(first["x1"]),
+                "marker": {"size": 11, "color": color, "line": {"color": "white", "width": 1.5}},
+                "hovertemplate": f"{name}<br>(%{{x:.4g}}, %{{y:.4g}})<extra></extra>",
+            }
+        )
+    traces = list(range(1, len(data)))
+    frames = []
+    for step in steps:
+        update = []
+        for _name, tuned in chosen:
+            upto = tuned[tuned["step"] <= step]
+            x = _near(upto["x0"].to_numpy(np.float64), x_range)
+            y = _near(upto["x1"].to_numpy(np.float64), y_range)
+            update.append({"x": numbers(x), "y": numbers(y)})
+            update.append({"x": numbers(x[-1:]), "y": numbers(y[-1:])})
+        frames.append({"name": str(int(step)), "data": update, "traces": traces})
+    still = {"mode": "immediate", "frame": {"duration": 0, "redraw": False}}
+    layout = _layout(
+        f"{problem}: the best paths, step by step",
+        xaxis={"title": {"text": "x[0]"}, "range": list(x_range), "zeroline": False},
+        yaxis={"title": {"text": "x[1]"}, "range": list(y_range), "zeroline": False},
+    )
+    layout["margin"] = {**layout["margin"], "b": 120}
+    layout["updatemenus"] = [
+        {
+            "type": "buttons",
+            "direction": "left",
+            "showactive": False,
+            "x": 0.0,
+            "y": -0.2,
+            "xanchor": "left",
+            "yanchor": "top",
+            "buttons": [
+                {
+                    "label": "▶ play",
+                    "method": "animate",
+                    "args": [
+                        None,
+                        {
+                            "frame": {"duration": 150, "redraw": False},
+                            "transition": {"duration": 0},
+                            "fromcurrent": True,
+                        },
+                    ],
+                },
+                {"label": "❚❚ pause", "method": "animate", "args": [[None], still]},
+            ],
+        }
+    ]
+    layout["sliders"] = [
+        {
+            "active": 0,
+            "x": 0.22,
+            "len": 0.78,
+            "y": -0.16,
+            "yanchor": "top",
+            "currentvalue": {"prefix": "step "},
+            "steps": [
+                {"label": f["name"], "method": "animate", "args": [[f["name"]], still]}
+                for f in frames
+            ],
+        }
+    ]
+    return {"data": data, "layout": layout, "frames": frames, "caption": ANIMATION_CAPTION}
 
 
 def curvature_chart(
@@ -745,7 +915,6 @@ ProblemChart = Callable[[str, Results, pd.DataFrame, Mapping[str, dict]], Chart 
 PROBLEM_CHARTS: tuple[tuple[str, ProblemChart], ...] = (
     ("convergence", convergence_chart),
     ("trajectories", trajectory_chart),
-    ("learning_rate", sensitivity_chart),
     ("curvature", curvature_chart),
 )
 PROFILE_CHARTS = (("profile_performance.png", performance_chart), ("profile_data.png", data_chart))
@@ -753,10 +922,13 @@ ECDF_FILE = "profile_ecdf.png"
 
 
 def charts_for(
-    results: Results, table: pd.DataFrame, errors: list[str] | None = None
+    results: Results, analysis: Analysis, errors: list[str] | None = None
 ) -> dict[str, Chart | str]:
     """PNG file name -> its chart (or `IN_TRAJECTORIES`). A chart that raises is left out
-    (its PNG stands in the HTML) and named in ``errors``."""
+    (its PNG stands in the HTML) and named in ``errors``. ``analysis``:
+    `bench.analysis.analyse(results)`."""
+    table = analysis.table
+    settings = _by_problem(analysis.settings)
     styles = suite_styles(results)
     metadata = results.metadata
     charts: dict[str, Chart | str] = {}
@@ -796,8 +968,23 @@ def charts_for(
                     problem, mine, best, styles
                 ),
             )
+        attempt(
+            f"{name}_learning_rate.png",
+            lambda problem=problem, best=best, mine=mine: sensitivity_chart(
+                problem, mine, best, styles, settings.get(problem, analysis.settings.iloc[:0])
+            ),
+        )
         if f"{name}_trajectories.png" in charts:
-            charts[f"{name}_paths_by_optimizer.png"] = IN_TRAJECTORIES
+            # The default paths are in the trajectory chart (hidden traces); the slot of
+            # their PNG holds the animation.
+            file = f"{name}_paths_by_optimizer.png"
+            attempt(
+                file,
+                lambda problem=problem, best=best, mine=mine: animation_chart(
+                    problem, mine, best, styles
+                ),
+            )
+            charts.setdefault(file, IN_TRAJECTORIES)
     if solvable_problems(metadata):
         for file, build_profile in PROFILE_CHARTS:
             attempt(file, lambda build=build_profile: build(table, metadata, styles))

@@ -115,6 +115,7 @@ SCRIPT = r"""
     div.textContent = "";
     const layout = Object.assign({autosize: true}, chart.layout);
     Plotly.newPlot(div, chart.data, layout, {responsive: true, displaylogo: false})
+      .then(() => chart.frames ? Plotly.addFrames(div, chart.frames) : null)
       .then(() => { div.dataset.drawn = "true"; buttons(div, chart); });
   }
   async function main() {

@@ -5,4 +5,4 @@ Bump when what a figure looks like changes for the same tables: the fingerprints
 report reuse a previous report's unchanged figures include it (``bench.plots.draw_all``).
 """
 
-PLOTS_VERSION = 4  # 4: 90 dpi (the HTML draws its own charts; the PNGs serve report.md)
+PLOTS_VERSION = 5  # 5: family colors, top entries highlighted, twins drawn once; 4: 90 dpi

@@ -40,6 +40,8 @@ from matplotlib import ticker
 from matplotlib.lines import Line2D
 from PIL import Image
 
+from bench.analysis import Analysis
+from bench.answers import optimizer_family
 from bench.config.names import slug
 from bench.faults import figure_fault
 from bench.plot_version import PLOTS_VERSION
@@ -55,14 +57,19 @@ from bench.profiles import (
 from bench.results.loaded import Results
 from bench.summary import (
     PROTOCOL_ORDER,
-    best_settings,
     objective_column,
     robust_quantile,
-    setting_summary,
     solvable_problems,
     target_costs,
 )
-from optimizers import OPTAX_OPTIMIZERS
+from optimizers import (
+    ADAPTIVE,
+    FIRST_ORDER,
+    NEWTON,
+    OPTAX_OPTIMIZERS,
+    OPTIMIZERS,
+    QUASI_NEWTON,
+)
 
 # Gaps at or below this are rounding noise around f*; drawn at the floor of the log axis.
 GAP_FLOOR = 1e-16
@@ -91,39 +98,61 @@ class Figure:
 # Styles and shared helpers
 
 
-# Distinct colors, none grey (contours are grey): tab10 without its grey first, then
-# darker and more saturated hues that stay visible on white and on the contour shades.
-PALETTE = (
-    "#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#bcbd22",
-    "#17becf", "#393b79", "#e6ab02", "#006d2c", "#7b4173", "#00a087", "#fb6a4a", "#a6761d",
-    "#f0027f", "#637939", "#6b6ecf", "#01665e", "#b15928", "#08519c", "#c51b7d", "#66a61e",
-)  # fmt: skip
+# One hue per optimizer family (optimizers.FAMILIES), several shades each, none grey
+# (contours and the entries outside a figure's top k are grey): the reader tells the
+# families apart at a glance and the entries of one family by shade and marker.
+FAMILY_PALETTES: dict[str, tuple[str, ...]] = {
+    FIRST_ORDER: ("#08519c", "#4292c6", "#17becf", "#253494", "#6baed6", "#1d91c0", "#2c7fb8"),
+    ADAPTIVE: (
+        "#d94801",
+        "#e6ab02",
+        "#a63603",
+        "#fd8d3c",
+        "#8c6d31",
+        "#f16913",
+        "#bf812d",
+        "#7f2704",
+    ),
+    QUASI_NEWTON: ("#006d2c", "#41ab5d", "#00a087", "#637939", "#74c476", "#238b45"),
+    NEWTON: ("#cb181d", "#e7298a", "#a50f15", "#fb6a4a", "#c51b7d", "#7a0177"),
+}
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h")
 # Dashes of a library entry (optax.adam), drawn over its hand-written twin's solid line.
 LIBRARY_DASHES = (0, (5, 2.5))
 
 
 def optimizer_styles(
-    names: Sequence[str], kinds: Mapping[str, str] | None = None
+    names: Sequence[str],
+    kinds: Mapping[str, str] | None = None,
+    families: Mapping[str, str] | None = None,
 ) -> dict[str, dict[str, Any]]:
-    """A distinct (color, line style, marker) per optimizer, stable across figures.
+    """A (color, line style, marker) per optimizer, stable across figures.
 
-    Colors follow the order of the suite (24 distinct ones, no grey; beyond 24 they repeat
-    with other markers). Hand-written entries are solid; library entries (``optax.*``)
-    dashed and drawn on top, so an entry and its Optax twin both show where they coincide.
-    ``kinds``: each entry's registry kind (an entry's name defaults to its kind); whether it
-    is a library's optimizer is read from the registry, not guessed from the name.
+    The color is a shade of the entry's family hue (`FAMILY_PALETTES`), the shades in
+    suite order within each family (they repeat, with other markers, past a family's
+    palette). Hand-written entries are solid; library entries (``optax.*``) dashed and
+    drawn on top. ``kinds``: each entry's registry kind (an entry's name defaults to its
+    kind), which tells a library's optimizer and, where ``families`` does not say, the
+    family; both are read from the registry, never guessed from a name.
     """
     kinds = kinds or {}
+    families = families or {}
     styles = {}
-    for index, name in enumerate(names):
-        library = kinds.get(name, name) in OPTAX_OPTIMIZERS
-        cycle = index // len(PALETTE)
+    seen: dict[str, int] = {}
+    for name in names:
+        kind = kinds.get(name, name)
+        entry = OPTIMIZERS.get(kind)
+        family = families.get(name) or (entry.family if entry is not None else FIRST_ORDER)
+        palette = FAMILY_PALETTES.get(family, FAMILY_PALETTES[FIRST_ORDER])
+        shade = seen.get(family, 0)
+        seen[family] = shade + 1
+        library = kind in OPTAX_OPTIMIZERS
         styles[name] = {
-            "color": PALETTE[index % len(PALETTE)],
+            "color": palette[shade % len(palette)],
             "linestyle": LIBRARY_DASHES if library else "-",
-            "marker": MARKERS[(index + cycle) % len(MARKERS)],
+            "marker": MARKERS[(shade + shade // len(palette)) % len(MARKERS)],
             "zorder": 2.5 if library else 2.0,
+            "family": family,
         }
     return styles
 
@@ -137,7 +166,8 @@ def suite_styles(results: Results) -> dict[str, dict[str, Any]]:
     """`optimizer_styles` of every optimizer of the results, in suite order, by its kind."""
     optimizers = results.metadata.get("optimizers", {})
     kinds = {name: entry["kind"] for name, entry in optimizers.items() if "kind" in entry}
-    return optimizer_styles(_all_optimizers(results), kinds)
+    families = {name: optimizer_family(results.metadata, name) for name in optimizers}
+    return optimizer_styles(_all_optimizers(results), kinds, families)
 
 
 def _legend(ax: plt.Axes, handles=None, labels=None) -> None:
@@ -365,6 +395,41 @@ def steps_matrix(lane: pd.DataFrame, column: str) -> tuple[np.ndarray, np.ndarra
 
 # Bands for at most this many optimizers (the best ranked): more pile up into one block.
 BANDS = 5
+# The best ranked entries (twins counted once) drawn in color with a legend entry each;
+# the others are grey (report.html's charts show every entry by name).
+HIGHLIGHT = 6
+# ... and in each panel of a figure with one panel per class of surface.
+PANEL_HIGHLIGHT = 4
+GREY = "0.72"
+
+
+def highlighted(
+    ranked: Sequence[str], styles: Mapping[str, dict], count: int = HIGHLIGHT
+) -> set[str]:
+    """The entries a figure draws in color: the best of each family present (``ranked`` is
+    best first), then the next best up to ``count``; so the best first-order method shows
+    even where quasi-Newton methods fill the top ranks."""
+    chosen: list[str] = []
+    families: set[str] = set()
+    for name in ranked:
+        family = styles[name].get("family")
+        if family not in families:
+            families.add(family)
+            chosen.append(name)
+    for name in ranked:
+        if len(chosen) >= max(count, len(families)):
+            break
+        if name not in chosen:
+            chosen.append(name)
+    return set(chosen)
+
+
+def _curve_signature(
+    steps: np.ndarray, median: np.ndarray, grid: np.ndarray, evals_median: np.ndarray
+) -> np.ndarray:
+    """Both lines of an entry as one array (`_same_as` compares these): its median against
+    steps and against evaluations, on their x values."""
+    return np.concatenate([steps, median, grid, evals_median])
 
 
 def convergence_plot(
@@ -389,39 +454,59 @@ def convergence_plot(
     plotted = []
     starts = []
     drawn: list[tuple[str, np.ndarray]] = []
+    legend_lines: dict[str, Line2D] = {}
     n_seeds = 0
     banded = 0
+    greyed = 0
+    # First every entry's lines and which drawn line it equals (a twin: an entry and its
+    # Optax counterpart coincide against steps and against evaluations, drawn once and
+    # named together), then which to color: the best of each family, then by rank.
+    lines = []
     for row in best.itertuples():
         lane = curves[(curves["optimizer"] == row.optimizer) & (curves["setting"] == row.setting)]
         if lane.empty:
             continue
-        color = styles[row.optimizer]["color"]
         steps, matrix = steps_matrix(lane, column)
         n_seeds = max(n_seeds, matrix.shape[1])
-        median, low, high = _band(matrix, 1)
-        starts.append(median[0])
-        label = f"{row.optimizer} ({row.setting_label})"
-        twin = _same_as(median, drawn)
-        drawn.append((row.optimizer, median))
+        grid = evals_grid(lane)
+        bands = (*_band(matrix, 1), grid, *_evals_band(lane, column, grid))
+        starts.append(bands[0][0])
+        plotted.append(matrix)
+        signature = _curve_signature(steps, bands[0], grid, bands[4])
+        twin = _same_as(signature, drawn)
+        if twin is None:
+            drawn.append((row.optimizer, signature))
+        lines.append((row, steps, bands, twin))
+    colored = highlighted([row.optimizer for row, _, _, twin in lines if twin is None], styles)
+    for row, steps, (median, low, high, grid, evals_median, evals_low, evals_high), twin in lines:
         if twin is not None:
-            label += f" = {twin}"
-        line = _line(row.optimizer, twin, styles)
+            if twin in legend_lines:
+                legend_lines[twin].set_label(f"{legend_lines[twin].get_label()} ≡ {row.optimizer}")
+            continue
+        if row.optimizer not in colored:
+            # Grey, thin, under the rest, one legend entry for all.
+            grey = {"color": GREY, "linestyle": "-", "linewidth": 0.9, "zorder": 1.0}
+            ax_steps.plot(steps, median, **grey)
+            ax_evals.plot(grid, evals_median, drawstyle="steps-post", **grey)
+            greyed += 1
+            continue
+        label = f"{row.optimizer} ({row.setting_label})"
         if row.diverged:
             label += f"  [{row.diverged}/{row.runs} diverged]"
-        band = banded < BANDS and twin is None  # a twin's band is the same band
+        line = {**_line(row.optimizer, None, styles), "linewidth": 1.8}
+        color = line["color"]
+        (legend_lines[row.optimizer],) = ax_steps.plot(steps, median, label=label, **line)
+        band = banded < BANDS
         banded += band
-        ax_steps.plot(steps, median, label=label, **line)
         if band:
             ax_steps.fill_between(steps, low, high, color=color, alpha=0.15, linewidth=0)
-        plotted.append(matrix)
-
-        grid = evals_grid(lane)
-        median, low, high = _evals_band(lane, column, grid)
-        ax_evals.plot(grid, median, drawstyle="steps-post", **line)
+        ax_evals.plot(grid, evals_median, drawstyle="steps-post", **line)
         if band:
             ax_evals.fill_between(
-                grid, low, high, step="post", color=color, alpha=0.15, linewidth=0
+                grid, evals_low, evals_high, step="post", color=color, alpha=0.15, linewidth=0
             )
+    if greyed:
+        ax_steps.plot([], [], color=GREY, linewidth=0.9, label=f"the {greyed} other entries (grey)")
 
     values = np.concatenate([m.ravel() for m in plotted]) if plotted else np.array([1.0])
     _set_value_scale(ax_steps, values, column)
@@ -469,10 +554,13 @@ def convergence_plot(
         f"{problem}: convergence",
         f"{_metric_name(column).capitalize()} against steps (left) and against function and "
         "gradient evaluations (right; Hessian evaluations are not counted): median over "
-        f"seeds at each optimizer's tuned setting, with the 25-75% band for the {BANDS} best "
-        "ranked (one band for curves that coincide). A run that ended stays at its final "
-        "value; a line that stops has diverged for more than half of the seeds. Dashed: a "
-        "library entry (optax.*) or a curve equal to one drawn before (legend: = name)"
+        "seeds at each optimizer's tuned setting. In color (a hue per family): the best "
+        f"ranked of each family, then the next best up to {HIGHLIGHT}, the {BANDS} best "
+        "with their 25-75% band; the rest grey (the "
+        "interactive chart of report.html names every entry). Entries whose curves coincide "
+        "(an entry and its Optax twin) are drawn once and named together (a ≡ b). A run "
+        "that ended stays at its final value; a line that stops has diverged for more than "
+        "half of the seeds. Dashed: a library entry (optax.*)"
         + (
             f"; gaps at or below {GAP_FLOOR:g} are drawn at {GAP_FLOOR:g}."
             if column == "gap"
@@ -492,9 +580,35 @@ def _surface(surfaces: pd.DataFrame, problem: str):
     return grid.columns.to_numpy(), grid.index.to_numpy(), grid.to_numpy()
 
 
-def _contour(ax: plt.Axes, xs, ys, z, f_star: float | None):
-    """Filled log-spaced contours of loss - min (light), with line contours on top; None
-    (nothing drawn) where the surface has no finite value."""
+def contour_levels(positive: np.ndarray, low: float, top: float, count: int = 18) -> np.ndarray:
+    """Contour levels of f − min f: ``count`` log-spaced ones from ``low`` to ``top``, as
+    many at quantiles of the window's values, and, where much of the window is a plain
+    just below ``top`` (a plateau), levels at log-spaced depths below the top.
+
+    Log spacing alone leaves a flat region blank: a plateau's values all fall in its top
+    band. The quantile levels put contours where the area is, and the depths below the top
+    show the plain's slope, down to where it is flat to the last bit."""
+    spaced = np.geomspace(low, top, count)
+    if not positive.size:
+        return spaced
+    values = np.clip(positive, low, top)
+    quantiles = np.quantile(values, np.linspace(0.0, 1.0, count + 2)[1:-1])
+    levels = [spaced, quantiles]
+    plain = values >= 0.9 * top
+    depths = top - values[plain & (values < top)]
+    if plain.mean() > 0.3 and depths.size:
+        shallowest = max(float(depths.min()), top * 1e-14)
+        levels.append(top - np.geomspace(shallowest, 0.1 * top, 10))
+    # Rounded to 12 digits: two levels closer than that would draw one line twice.
+    return np.unique(np.round(np.concatenate(levels) / top, 12) * top)
+
+
+def contour_values(
+    z: np.ndarray, f_star: float | None
+) -> tuple[np.ndarray, float, float, np.ndarray] | None:
+    """(f − min f on the grid, clipped to [low, top]; low; top; `contour_levels`), where
+    min f is the smaller of f* and the grid's minimum and low the 0.2% quantile of the
+    positive values (at least 1e-9 of the top); None where no value is finite."""
     finite = z[np.isfinite(z)]
     if not finite.size:
         return None
@@ -503,8 +617,17 @@ def _contour(ax: plt.Axes, xs, ys, z, f_star: float | None):
     positive = shifted[shifted > 0]
     top = float(positive.max()) if positive.size else 1.0
     low = max(float(np.quantile(positive, 0.002)) if positive.size else top * 1e-6, top * 1e-9)
-    levels = np.geomspace(low, top, 18)
-    shifted = np.clip(np.nan_to_num(shifted, nan=top), low, top)
+    clipped = np.clip(np.nan_to_num(shifted, nan=top), low, top)
+    return clipped, low, top, contour_levels(positive, low, top)
+
+
+def _contour(ax: plt.Axes, xs, ys, z, f_star: float | None):
+    """Filled contours of loss - min (light) at `contour_levels`, with line contours on
+    top; None (nothing drawn) where the surface has no finite value."""
+    values = contour_values(z, f_star)
+    if values is None:
+        return None
+    shifted, low, top, levels = values
     norm = mcolors.LogNorm(vmin=low, vmax=top)
     filled = ax.contourf(xs, ys, shifted, levels=levels, norm=norm, cmap="Greys_r", alpha=0.45)
     ax.contour(xs, ys, shifted, levels=levels, norm=norm, colors="0.45", linewidths=0.5)
@@ -561,6 +684,22 @@ def _path_of(
     return rows, setting_label(metadata, optimizer, rows["setting"].iloc[0])
 
 
+def _window_exit(
+    x: np.ndarray, y: np.ndarray, xs: np.ndarray, ys: np.ndarray
+) -> tuple[float, float] | None:
+    """Where a path first leaves the window (its last point inside, or the start), None if
+    it never does. A non-finite point (diverged) counts as outside."""
+    inside = (
+        np.isfinite(x) & np.isfinite(y)
+        & (x >= xs.min()) & (x <= xs.max()) & (y >= ys.min()) & (y <= ys.max())
+    )  # fmt: skip
+    outside = np.flatnonzero(~inside)
+    if not outside.size:
+        return None
+    at = max(int(outside[0]) - 1, 0)
+    return float(np.clip(x[at], xs.min(), xs.max())), float(np.clip(y[at], ys.min(), ys.max()))
+
+
 def _window(ax: plt.Axes, xs: np.ndarray, ys: np.ndarray) -> None:
     ax.set_xlim(xs.min(), xs.max())
     ax.set_ylim(ys.min(), ys.max())
@@ -579,31 +718,56 @@ def trajectory_plot(
     filled = _contour(ax, xs, ys, z, info.get("f_star"))
     start = None
     drawn: list[tuple[str, np.ndarray]] = []
+    legend_lines: dict[str, Line2D] = {}
+    greyed = left = 0
+    # Each entry's path and the drawn path it equals (a twin: drawn once, both named); then
+    # which to color: the best of each family, then by rank.
+    found = []
     for row in best.itertuples():
         rows, setting = _path_of(paths, row.optimizer, "best", results.metadata)
         if rows.empty:
             continue
-        style = styles[row.optimizer]
         x, y = rows["x0"].to_numpy(), rows["x1"].to_numpy()
         start = (x[0], y[0])
-        label = f"{row.optimizer} ({setting})"
         twin = _same_as(np.stack([x, y]), drawn)
-        drawn.append((row.optimizer, np.stack([x, y])))
+        if twin is None:
+            drawn.append((row.optimizer, np.stack([x, y])))
+        found.append((row, setting, x, y, twin))
+    colored = highlighted([row.optimizer for row, *_, twin in found if twin is None], styles)
+    for row, setting, x, y, twin in found:
         if twin is not None:
-            label += f" = {twin}"
-        ax.plot(x, y, marker=".", markersize=3, label=label, **_line(row.optimizer, twin, styles))
-        finite = np.isfinite(x) & np.isfinite(y)
-        if finite.any():
-            last = np.flatnonzero(finite)[-1]
+            if twin in legend_lines:
+                legend_lines[twin].set_label(f"{legend_lines[twin].get_label()} ≡ {row.optimizer}")
+            continue
+        if row.optimizer not in colored:
+            ax.plot(x, y, color=GREY, linewidth=0.8, zorder=1.5)
+            greyed += 1
+            continue
+        color = styles[row.optimizer]["color"]
+        (legend_lines[row.optimizer],) = ax.plot(
+            x,
+            y,
+            marker=".",
+            markersize=3,
+            label=f"{row.optimizer} ({setting})",
+            **{**_line(row.optimizer, None, styles), "linewidth": 1.7},
+        )
+        finite = np.flatnonzero(np.isfinite(x) & np.isfinite(y))
+        if finite.size:
+            last = finite[-1]
             ax.plot(
-                x[last],
-                y[last],
-                marker="o",
-                markerfacecolor="white",
-                color=style["color"],
-                markersize=6,
-                zorder=4,
-            )
+                x[last], y[last], marker="o", markerfacecolor="white", color=color,
+                markersize=6, zorder=4,
+            )  # fmt: skip
+        exit_at = _window_exit(x, y, xs, ys)
+        if exit_at is not None:
+            left += 1
+            ax.plot(
+                *exit_at, marker="X", color=color, markeredgecolor="black", markersize=10,
+                linestyle="none", zorder=6,
+            )  # fmt: skip
+    if greyed:
+        ax.plot([], [], color=GREY, linewidth=0.8, label=f"the {greyed} other entries (grey)")
     _mark_points(ax, info, start)
     _window(ax, xs, ys)
     if filled is not None:
@@ -611,14 +775,23 @@ def trajectory_plot(
     ax.set_title(f"{problem}: trajectories, tuned setting, first seed")
     handles, labels = ax.get_legend_handles_labels()
     extra_handles, extra_labels = _landmarks()
+    if left:
+        extra_handles.append(
+            Line2D([], [], marker="X", color="0.3", markeredgecolor="black", linestyle="none")
+        )
+        extra_labels.append("path leaves the window here")
     _legend(ax, handles + extra_handles, labels + extra_labels)
     _save(fig, path)
     return Figure(
         path,
         f"{problem}: trajectories",
-        "Iterates of every optimizer at its tuned setting (first seed) over log-spaced "
-        "contours of f - min f; dots are the recorded steps, the square the start, stars "
-        "the known minimizers, circles the last iterates.",
+        "Iterates at the tuned setting (first seed) of the best ranked optimizer of each "
+        f"family and the next best up to {HIGHLIGHT}, in color, over contours of f - min f "
+        "(log-spaced, at quantiles of the window's values, and on a plain at depths below "
+        "its top), the others grey; paths that coincide "
+        "are drawn once and named together (a ≡ b). Dots are the recorded steps, the square "
+        "the start, stars the known minimizers, circles the last iterates, a cross where a "
+        "path leaves the plotted window.",
     )
 
 
@@ -629,7 +802,23 @@ def trajectory_grid_plot(
     info = results.metadata["problems"][problem]
     paths = results.paths[results.paths["problem"] == problem]
     xs, ys, z = _surface(results.surfaces, problem)
-    names = [n for n in best["optimizer"] if not paths[paths["optimizer"] == n].empty]
+    # One panel per distinct pair of paths: a twin whose tuned and default paths both
+    # equal an earlier entry's is named in that panel's title (a ≡ b).
+    titles: dict[str, str] = {}
+    drawn: list[tuple[str, np.ndarray]] = []
+    for name in best["optimizer"]:
+        mine = paths[paths["optimizer"] == name]
+        if mine.empty:
+            continue
+        both = [_path_of(paths, name, role, results.metadata)[0] for role in ("best", "default")]
+        signature = np.concatenate([r[["x0", "x1"]].to_numpy().ravel() for r in both])
+        twin = _same_as(signature, drawn)
+        if twin is None:
+            drawn.append((name, signature))
+            titles[name] = name
+        else:
+            titles[twin] += f" ≡ {name}"
+    names = list(titles)
     ncols = min(4, max(len(names), 1))
     nrows = max(math.ceil(len(names) / ncols), 1)
     fig, axes = plt.subplots(
@@ -661,7 +850,9 @@ def trajectory_grid_plot(
         default_text = (
             "= tuned" if default_setting == tuned_setting else (default_setting or "none")
         )
-        ax.set_title(f"{name}\ntuned: {tuned_setting}\ndefault: {default_text}", fontsize="small")
+        ax.set_title(
+            f"{titles[name]}\ntuned: {tuned_setting}\ndefault: {default_text}", fontsize="small"
+        )
     for ax in axes.flat[len(names) :]:
         ax.set_visible(False)
     for column in range(ncols):
@@ -755,21 +946,15 @@ def _value_top(values: np.ndarray, log: bool) -> float:
 
 
 def learning_rate_rows(
-    problem: str, results: Results
-) -> tuple[str, pd.DataFrame, pd.DataFrame, pd.DataFrame] | None:
-    """(objective column, the problem's runs, every setting's summary, the summary rows of
-    settings with a learning rate) for the sensitivity figures; None where no entry sweeps
-    a learning rate."""
+    problem: str, results: Results, settings: pd.DataFrame
+) -> tuple[str, pd.DataFrame] | None:
+    """(objective column, the rows of ``settings`` (the problem's `Analysis.settings`) with
+    a learning rate) for the sensitivity figures; None where no entry sweeps one."""
     column = objective_column(results.metadata["problems"][problem])
-    runs = results.runs[results.runs["problem"] == problem]
-    if LEARNING_RATE not in runs.columns:
+    if LEARNING_RATE not in settings.columns:
         return None
-    hyper = results.metadata.get("hyperparameters", ())
-    every_setting = setting_summary(runs, results.metadata["problems"], hyper)
-    if LEARNING_RATE not in every_setting.columns:
-        return None
-    summary = every_setting[every_setting[LEARNING_RATE].notna()]
-    return None if summary.empty else (column, runs, every_setting, summary)
+    summary = settings[settings[LEARNING_RATE].notna()]
+    return None if summary.empty else (column, summary)
 
 
 def sensitivity_scale(summary: pd.DataFrame, column: str) -> tuple[float, np.ndarray, bool, float]:
@@ -787,7 +972,12 @@ def sensitivity_scale(summary: pd.DataFrame, column: str) -> tuple[float, np.nda
 
 
 def sensitivity_plot(
-    problem: str, results: Results, styles: Mapping[str, dict], path: Path
+    problem: str,
+    results: Results,
+    settings: pd.DataFrame,
+    best: pd.DataFrame,
+    styles: Mapping[str, dict],
+    path: Path,
 ) -> Figure | None:
     """Median final gap (IQR bars) against learning rate, per optimizer that sweeps it.
 
@@ -795,12 +985,10 @@ def sensitivity_plot(
     point over them (the protocol's key). A median that diverged is an x in a strip above
     the axes, one row per entry in its color.
     """
-    rates = learning_rate_rows(problem, results)
+    rates = learning_rate_rows(problem, results, settings)
     if rates is None:
         return None
-    column, runs, every_setting, summary = rates
-    hyper = results.metadata.get("hyperparameters", ())
-    best = best_settings(runs, results.metadata["problems"], hyper, summary=every_setting)
+    column, summary = rates
     tuned = dict(zip(best["optimizer"], best["setting"], strict=True))
     diverged = diverged_learning_rates(summary)
     if diverged:
@@ -994,6 +1182,7 @@ def curvature_plot(
     eig_values = []
     plotted_values = []
     drawn: list[tuple[str, np.ndarray]] = []
+    prepared = []
     for optimizer, rows, lane, values in lanes:
         steps = lane["step"].to_numpy(dtype=np.float64)
         # Off the plot at a step: its curvature is not drawn either. Off for good: blew up.
@@ -1011,19 +1200,37 @@ def curvature_plot(
         # Equal only where all three panels are: the objective and the spectrum.
         signature = np.concatenate([np.where(np.isfinite(values), values, np.nan), eig, condition])
         twin = _same_as(signature, drawn)
-        drawn.append((optimizer, signature))
-        line = _line(optimizer, twin, styles, width=1.5)
+        if twin is None:
+            drawn.append((optimizer, signature))
+        prepared.append((optimizer, rows, steps, values, eig, condition, escape, twin))
+    # Twins drawn once and named together; in color the best of each family, then by rank.
+    colored = highlighted([p[0] for p in prepared if p[-1] is None], styles)
+    legend_lines: dict[str, Line2D] = {}
+    greyed = 0
+    for optimizer, rows, steps, values, eig, condition, escape, twin in prepared:
         plotted_values.append(values)
+        eig_values.append(eig)
+        if twin is not None:
+            if twin in legend_lines:
+                legend_lines[twin].set_label(f"{legend_lines[twin].get_label()} ≡ {optimizer}")
+            continue
+        if optimizer in colored:
+            line = {**_line(optimizer, None, styles), "linewidth": 1.6}
+        else:
+            line = {"color": GREY, "linestyle": "-", "linewidth": 0.9, "zorder": 1.0}
+            greyed += 1
         ax_f.plot(steps, np.where(np.isfinite(values), values, np.nan), **line)
         ax_cond.plot(rows["step"], condition, **line)
-        eig_values.append(eig)
+        if optimizer not in colored:
+            ax_eig.plot(rows["step"], eig, **line)
+            continue
         shown = setting_label(results.metadata, optimizer, rows["setting"].iloc[0])
         label = f"{optimizer} ({shown})"
-        if twin is not None:
-            label += f" = {twin}"
         if np.isfinite(escape):
             label += f"  [blew up at step {escape:g}]"
-        ax_eig.plot(rows["step"], eig, label=label, **line)
+        (legend_lines[optimizer],) = ax_eig.plot(rows["step"], eig, label=label, **line)
+    if greyed:
+        ax_eig.plot([], [], color=GREY, linewidth=0.9, label=f"the {greyed} other entries (grey)")
     if not eig_values:
         plt.close(fig)
         return None
@@ -1068,7 +1275,9 @@ def curvature_plot(
         "Along each optimizer's path (tuned setting, first seed): the objective, the "
         "condition number of the Hessian of the full objective, and its smallest "
         "eigenvalue. A negative smallest eigenvalue is a saddle region; a long flat stretch "
-        "of the objective while it stays near zero is a plateau.",
+        "of the objective while it stays near zero is a plateau. In color the best ranked "
+        f"entry of each family and the next best up to {HIGHLIGHT}, the rest grey; entries "
+        "whose three curves coincide are drawn once (a ≡ b).",
     )
 
 
@@ -1079,22 +1288,37 @@ def curvature_plot(
 def _profile_lines(
     ax: plt.Axes, x: np.ndarray, profile: pd.DataFrame, solved: pd.Series, styles
 ) -> None:
-    """Step curves, nudged apart vertically by a hair so equal curves stay visible; the
-    label says how many problems each solves (curves flat at 0 hide each other)."""
-    names = list(profile.columns)
+    """Step curves: entries with identical curves drawn once and named together (a ≡ b),
+    the `HIGHLIGHT` with the largest area in color and labelled with how many problems
+    each solves, the rest grey (one legend entry); colored curves are nudged apart
+    vertically by a hair so equal ones stay visible."""
+    shown = _ecdf_twins(profile)
+    area = profile[list(shown)].mean().sort_values(ascending=False, kind="stable")
+    best = highlighted(list(area.index), styles)
+    colored = [n for n in shown if n in best]  # suite order
     n_problems = int(solved.attrs.get("n", 0))
-    for index, name in enumerate(names):
+    for name in shown:
+        if name in colored:
+            continue
+        ax.plot(
+            x, profile[name].to_numpy(), drawstyle="steps-post", color=GREY, linewidth=0.9,
+            zorder=1,
+        )  # fmt: skip
+    for index, name in enumerate(colored):
         style = styles[name]
-        nudge = 0.006 * (index - (len(names) - 1) / 2) / max(len(names) / 2, 1)
+        nudge = 0.006 * (index - (len(colored) - 1) / 2) / max(len(colored) / 2, 1)
         ax.plot(
             x,
             profile[name].to_numpy() + nudge,
             drawstyle="steps-post",
             color=style["color"],
             linestyle=style["linestyle"],
-            linewidth=1.6,
-            label=f"{name} ({int(solved[name])}/{n_problems} solved)",
+            linewidth=1.7,
+            label=f"{shown[name]} ({int(solved[name])}/{n_problems} solved)",
         )
+    if len(shown) > len(colored):
+        ax.plot([], [], color=GREY, linewidth=0.9, label=f"the {len(shown) - len(colored)} "
+                "other entries (grey)")  # fmt: skip
     ax.set_ylim(-0.03, 1.03)
     ax.grid(True, which="major", alpha=0.3)
 
@@ -1143,8 +1367,9 @@ def performance_profile_plot(
         "(reaches the target gap, median over seeds at its tuned setting) within a factor "
         "τ of the fastest optimizer on that problem. The value at τ = 1 is the share of "
         "wins; the value at the right edge the share solved at all. A skipped or failed cell "
-        "counts as not solved. Curves are nudged apart vertically by less than 1% so that "
-        "equal ones stay visible.",
+        f"counts as not solved. The {HIGHLIGHT} entries with the largest area in color, the "
+        "rest grey; identical curves drawn once (a ≡ b); colored curves are nudged apart "
+        "vertically by less than 1% so that equal ones stay visible.",
     )
 
 
@@ -1192,6 +1417,21 @@ def ecdf_groups(metadata: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     return groups
 
 
+def _ecdf_twins(ecdf: pd.DataFrame) -> dict[str, str]:
+    """Entry -> its legend label, for the entries drawn: an entry whose runtime
+    distribution over all problems equals one before it is not drawn, but named in that
+    entry's label (a ≡ b)."""
+    shown: dict[str, str] = {}
+    for optimizer in ecdf.columns:
+        values = ecdf[optimizer].to_numpy()
+        twin = next((o for o in shown if np.array_equal(ecdf[o].to_numpy(), values)), None)
+        if twin is None:
+            shown[optimizer] = optimizer
+        else:
+            shown[twin] += f" ≡ {optimizer}"
+    return shown
+
+
 def runtime_ecdf_plot(
     runs: pd.DataFrame,
     table: pd.DataFrame,
@@ -1215,21 +1455,29 @@ def runtime_ecdf_plot(
         sharey=True,
         squeeze=False,
     )
+    overall = groups[0][1]
+    costs = runtime_costs(runs, table, metadata, overall)
+    shown = _ecdf_twins(runtime_ecdf(costs, budget_grid(costs)))
+    legend: dict[str, Line2D] = {}
     for ax, (name, problems) in zip(axes.flat, groups, strict=False):
         costs = runtime_costs(runs, table, metadata, problems)
         budgets = budget_grid(costs)
         ecdf = runtime_ecdf(costs, budgets)
+        # The best of this panel in color: each class shows its own leaders.
+        area = ecdf[list(shown)].mean().sort_values(ascending=False, kind="stable")
+        colored = highlighted(list(area.index), styles, PANEL_HIGHLIGHT)
         for optimizer in ecdf.columns:
-            style = styles[optimizer]
-            ax.plot(
-                budgets,
-                ecdf[optimizer].to_numpy(),
-                drawstyle="steps-post",
-                color=style["color"],
-                linestyle=style["linestyle"],
-                linewidth=1.4,
-                label=optimizer,
-            )
+            if optimizer not in shown:
+                continue  # a twin of an entry drawn: one line, both named
+            values = ecdf[optimizer].to_numpy()
+            if optimizer in colored:
+                style = styles[optimizer]
+                line = {"color": style["color"], "linestyle": style["linestyle"], "linewidth": 1.7}
+                (legend[optimizer],) = ax.plot(budgets, values, drawstyle="steps-post", **line)
+            else:
+                ax.plot(
+                    budgets, values, drawstyle="steps-post", color=GREY, linewidth=0.9, zorder=1
+                )
         ax.set_xscale("log")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(True, which="major", alpha=0.3)
@@ -1245,13 +1493,20 @@ def runtime_ecdf_plot(
         f"Runtime distributions (COCO ECDFs), {len(targets)} target gaps "
         f"{targets[0]:g} … {targets[-1]:g}"
     )
-    handles, labels = axes.flat[0].get_legend_handles_labels()
+    named = [o for o in shown if o in legend]  # suite order
+    handles: list[Line2D] = [legend[o] for o in named]
+    labels = [shown[o] for o in named]
+    if len(shown) > len(named):
+        handles.append(Line2D([], [], color=GREY, linewidth=0.9))
+        labels.append(f"the {len(shown) - len(named)} other entries (grey)")
     fig.legend(handles, labels, loc="outside right upper", fontsize="small")
     _save(fig, path)
     return Figure(
         path,
         "Runtime distributions over the target ladder",
-        "For each optimizer at its tuned setting, the fraction of trials solved within a "
+        f"For each optimizer at its tuned setting (in each panel the {PANEL_HIGHLIGHT} with "
+        "the largest area under their curve in color, the rest grey; identical curves drawn "
+        "once, a ≡ b), the fraction of trials solved within a "
         "budget of evaluations per dimension, where a trial is one (problem, target gap, "
         f"seed) of the problems with a known f* and the targets {ladder}: all problems, then "
         "each class of surface. Where a curve ends short of 1, the rest was never solved; a "
@@ -1304,7 +1559,11 @@ class _Job:
 
 
 def _problem_jobs(
-    problem: str, results: Results, best: pd.DataFrame, styles: Mapping[str, dict]
+    problem: str,
+    results: Results,
+    best: pd.DataFrame,
+    settings: pd.DataFrame,
+    styles: Mapping[str, dict],
 ) -> tuple[list[_Job], list[str]]:
     """The figures of one problem (in report order) and the sentences that replace some."""
     name = slug(problem)
@@ -1344,7 +1603,7 @@ def _problem_jobs(
             f"{name}_learning_rate.png",
             f"{problem}: learning-rate sensitivity",
             sensitivity_plot,
-            (problem, results, styles),
+            (problem, results, settings, best, styles),
         )
     )
     notes: list[str] = []
@@ -1746,7 +2005,7 @@ class _Progress:
 
 def draw_all(
     results: Results,
-    table: pd.DataFrame,
+    analysis: Analysis,
     plots_dir: Path,
     log: TextIO | None = None,
     reuse_from: Path | None = None,
@@ -1754,8 +2013,9 @@ def draw_all(
     """Every figure of the report into plots_dir (stale PNGs removed first), and
     plots_dir/figures.json (fingerprints, figure records, notes).
 
-    ``table`` is `bench.summary.comparison(...)`: the tuned setting of each optimizer,
-    ranked per problem. Each figure is drawn in isolation: one that raises is reported on
+    ``analysis``: `bench.analysis.analyse(results)`; its ``table`` gives the tuned setting
+    of each optimizer, ranked per problem, its ``settings`` every setting's summary (the
+    learning-rate figures). Each figure is drawn in isolation: one that raises is reported on
     stderr and recorded with its error, and the others are drawn all the same. ``log``
     (default stderr) gets one line per figure. ``reuse_from``: a results folder whose
     plots/figures.json holds the same fingerprint for a problem (or for the profiles) and
@@ -1770,7 +2030,9 @@ def draw_all(
     source = None if reuse_from is None else Path(reuse_from) / "plots"
     in_place = source is not None and source.resolve() == plots_dir.resolve()
     groups = {name: _by_problem(getattr(results, name)) for name in _TABLES}
+    table = analysis.table
     groups["table"] = _by_problem(table)
+    groups["settings"] = _by_problem(analysis.settings)
     hash_sums = {name: _row_hash_sums(getattr(results, name)) for name in _TABLES}
     hash_sums["table"] = _row_hash_sums(table)
 
@@ -1780,10 +2042,13 @@ def draw_all(
     previous_problems = previous.get("problems") or {}
     for problem in metadata["problems"]:
         best = table[table["problem"] == problem]
+        settings = groups["settings"].get(problem, analysis.settings.iloc[:0])
         jobs, problem_notes = (
             ([], [])
             if best.empty
-            else _problem_jobs(problem, _problem_results(results, problem, groups), best, styles)
+            else _problem_jobs(
+                problem, _problem_results(results, problem, groups), best, settings, styles
+            )
         )
         if problem_notes:
             notes[problem] = problem_notes

@@ -19,6 +19,7 @@ from typing import Any, TextIO
 import numpy as np
 import pandas as pd
 
+from bench.analysis import Analysis, analyse
 from bench.charts import charts_for
 from bench.document import Block, Code, Heading, Image, Items, Paragraph, Table, anchor, to_markdown
 from bench.html import to_html
@@ -28,10 +29,8 @@ from bench.summary import (
     FAILED,
     GAP_RESOLUTION,
     SCORE_DIGITS,
-    comparison,
     ladder,
     objective_column,
-    overview,
     skipped_cells,
     solvable_problems,
 )
@@ -248,6 +247,7 @@ def _seed_text(seeds: list[int]) -> str:
 
 def _contents(results: Results, table: pd.DataFrame) -> list[Block]:
     items: list[str | tuple[str, str]] = [
+        ("Which optimizer for which surface", "which-optimizer-for-which-surface"),
         ("Tuning protocol", "tuning-protocol"),
         ("Summary across problems", "summary-across-problems"),
         ("Optimizer entries", "optimizer-entries"),
@@ -260,12 +260,13 @@ def _contents(results: Results, table: pd.DataFrame) -> list[Block]:
     return [Heading("Contents", 2, "contents"), Items(items)]
 
 
-def _overview_blocks(results: Results, table: pd.DataFrame, figures: list[Figure]) -> list[Block]:
+def _overview_blocks(results: Results, analysis: Analysis, figures: list[Figure]) -> list[Block]:
     metadata = results.metadata
+    table = analysis.table
     target = metadata["suite"].get("target")
     solvable = solvable_problems(metadata)
     blocks: list[Block] = [Heading("Summary across problems", 2, "summary-across-problems")]
-    summary = overview(table, metadata)
+    summary = analysis.overview
     if not summary.empty:
         if solvable:
             blocks.append(
@@ -358,6 +359,46 @@ def _overview_blocks(results: Results, table: pd.DataFrame, figures: list[Figure
             Paragraph(
                 "No performance or data profile: they need a suite target and problems with "
                 "a known f*."
+            )
+        )
+    return blocks
+
+
+def _answers_blocks(analysis: Analysis) -> list[Block]:
+    """Per surface class and per optimizer family: who wins, the best first-order entry,
+    the best without a Hessian, what fails and how, and the reasons the tables show."""
+    blocks: list[Block] = [
+        Heading("Which optimizer for which surface", 2, "which-optimizer-for-which-surface"),
+        Paragraph(
+            "Per class of surface (each problem declares its class), each entry at its tuned "
+            "setting: solved = the median run reached the target gap, wins = rank 1 (ties "
+            "share it). First-order = gradient steps, plain, with momentum or adaptive; "
+            "without a Hessian = those and the quasi-Newton and CG methods (Newton-CG uses "
+            "Hessian-vector products). Entries whose results coincide on every problem "
+            "are named once (a ≡ b). The reasons are computed from the tables: the stable "
+            "step 2/L from the problem's L, the curvature recorded along the paths, the "
+            "final losses of the runs."
+        ),
+    ]
+    for answers in analysis.classes:
+        blocks.append(
+            Table(
+                ["", "answer"],
+                [[a.question, a.answer] for a in answers.answers if a.question != "why"],
+                caption=f"{answers.surface_class.capitalize()}: {', '.join(answers.problems)}.",
+            )
+        )
+        why = [a.why for a in answers.answers if a.question == "why"]
+        if why:
+            blocks.append(Items(why))
+    families = analysis.families
+    if families:
+        blocks.append(
+            Table(
+                ["family", "its best entry across problems", "where it does best and worst"],
+                [[a.question, a.answer, a.why or "-"] for a in families],
+                caption="By optimizer family (solved = share of a class's problems with a "
+                "known f* that its best entry there solved).",
             )
         )
     return blocks
@@ -668,12 +709,15 @@ def _config_blocks(metadata: Mapping[str, Any]) -> list[Block]:
     ]
 
 
-def report_blocks(results: Results, table: pd.DataFrame, figures: Figures) -> list[Block]:
-    """The whole report, top to bottom: overview first, then one section per problem."""
+def report_blocks(results: Results, analysis: Analysis, figures: Figures) -> list[Block]:
+    """The whole report, top to bottom: the answers and the overview first, then one
+    section per problem."""
+    table = analysis.table
     blocks = _header_blocks(results)
     blocks += _contents(results, table)
+    blocks += _answers_blocks(analysis)
     blocks += [Heading("Tuning protocol", 2, "tuning-protocol"), Items(PROTOCOL)]
-    blocks += _overview_blocks(results, table, figures.overview)
+    blocks += _overview_blocks(results, analysis, figures.overview)
     blocks += _entries_blocks(results.metadata)
     blocks.append(Heading("Problems", 2, "problems"))
     # Each problem's runs, split once (the sections would otherwise each scan all runs).
@@ -744,15 +788,15 @@ def build_report(
     # caller's working directory (`make bench` passes "results/default").
     out = Path(out).resolve()
     results = load_results(out)
-    table = comparison(results.runs, results.metadata)
-    figures = draw_all(results, table, out / "plots", log=log, reuse_from=reuse_from)
-    blocks = report_blocks(results, table, figures)
+    analysis = analyse(results)
+    figures = draw_all(results, analysis, out / "plots", log=log, reuse_from=reuse_from)
+    blocks = report_blocks(results, analysis, figures)
     path = out / "report.md"
     path.write_text(to_markdown(blocks, out))
     title = f"Optimizer benchmark: {results.metadata['suite']['name']}"
     html_path = out / "report.html"
     chart_errors: list[str] = []
-    charts = charts_for(results, table, chart_errors)
+    charts = charts_for(results, analysis, chart_errors)
     for error in chart_errors:  # its PNG stands in the page: a note, not a failure
         print(f"interactive chart not built, PNG embedded instead: {error}", file=log)
     html_path.write_text(to_html(blocks, out, title, charts))

@@ -347,8 +347,11 @@ def _stationary_ties(
     return tied
 
 
-def comparison(runs: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
+def comparison(
+    runs: pd.DataFrame, metadata: Mapping[str, Any], summary: pd.DataFrame | None = None
+) -> pd.DataFrame:
     """`best_settings` with the default setting beside the tuned one, and the flags.
+    ``summary``: `setting_summary` of the same runs, where the caller has it already.
 
     Extra columns: default_setting (label; missing where the entry's grid has no default),
     default_final_median, default_final_q25, default_final_q75, default_steps_to_target,
@@ -357,7 +360,8 @@ def comparison(runs: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.DataFrame:
     """
     problems = metadata["problems"]
     hyper = metadata.get("hyperparameters", ())
-    summary = setting_summary(runs, problems, hyper)
+    if summary is None:
+        summary = setting_summary(runs, problems, hyper)
     best = best_settings(runs, problems, hyper, summary=summary)
     optimizers = metadata.get("optimizers", {})
     extra: dict[str, list[Any]] = {

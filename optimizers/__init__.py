@@ -36,7 +36,16 @@ Capability notes:
 """
 
 from optimizers import adaptive, conjugate_gradient, first_order, newton, quasi_newton
-from optimizers.base import Optimizer, count_evals_in_state
+from optimizers.base import (
+    ADAPTIVE,
+    FAMILIES,
+    FIRST_ORDER,
+    NEWTON,
+    QUASI_NEWTON,
+    WITHOUT_HESSIAN,
+    Optimizer,
+    count_evals_in_state,
+)
 from optimizers.optax_aliases import OPTAX_ALIAS_NAMES, OPTAX_OPTIMIZERS
 
 _LINE_SEARCH_SWEEPABLE = frozenset({"c1", "c2"})
@@ -54,48 +63,56 @@ HAND_WRITTEN: dict[str, Optimizer] = {
     "gd": Optimizer(
         name="gd",
         factory=first_order.gd,
+        family=FIRST_ORDER,
         sweepable=frozenset({"learning_rate"}),
         description="Gradient descent x - lr g (twin: optax.sgd).",
     ),
     "momentum": Optimizer(
         name="momentum",
         factory=first_order.momentum,
+        family=FIRST_ORDER,
         sweepable=frozenset({"learning_rate", "momentum"}),
         description="Heavy-ball momentum, Polyak 1964 (twin: optax.sgd with momentum).",
     ),
     "nesterov": Optimizer(
         name="nesterov",
         factory=first_order.nesterov,
+        family=FIRST_ORDER,
         sweepable=frozenset({"learning_rate", "momentum"}),
         description="Nesterov momentum, Sutskever et al. 2013 form (twin: optax.sgd nesterov).",
     ),
     "adagrad": Optimizer(
         name="adagrad",
         factory=adaptive.adagrad,
+        family=ADAPTIVE,
         sweepable=frozenset({"learning_rate", "initial_accumulator_value", "eps"}),
         description="AdaGrad, Duchi et al. 2011 (twin: optax.adagrad).",
     ),
     "rmsprop": Optimizer(
         name="rmsprop",
         factory=adaptive.rmsprop,
+        family=ADAPTIVE,
         sweepable=frozenset({"learning_rate", "decay", "eps"}),
         description="RMSProp, Tieleman & Hinton 2012 (twin: optax.rmsprop).",
     ),
     "adam": Optimizer(
         name="adam",
         factory=adaptive.adam,
+        family=ADAPTIVE,
         sweepable=frozenset({"learning_rate", "b1", "b2", "eps"}),
         description="Adam with bias correction, Kingma & Ba 2015 (twin: optax.adam).",
     ),
     "adamw": Optimizer(
         name="adamw",
         factory=adaptive.adamw,
+        family=ADAPTIVE,
         sweepable=frozenset({"learning_rate", "b1", "b2", "eps", "weight_decay"}),
         description="AdamW, Loshchilov & Hutter 2019 (twin: optax.adamw).",
     ),
     "newton": Optimizer(
         name="newton",
         factory=newton.newton,
+        family=NEWTON,
         sweepable=frozenset({"learning_rate", "damping", "c1", "shrink"}),
         needs_hessian=True,
         line_search_argument="linesearch",
@@ -106,6 +123,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
     "newton_cg": Optimizer(
         name="newton_cg",
         factory=newton.newton_cg,
+        family=NEWTON,
         sweepable=frozenset({"learning_rate", "c1", "shrink"}),
         line_search_argument="linesearch",
         count_evals=count_evals_in_state,
@@ -115,6 +133,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
     "bfgs": Optimizer(
         name="bfgs",
         factory=quasi_newton.bfgs,
+        family=QUASI_NEWTON,
         sweepable=_LINE_SEARCH_SWEEPABLE,
         deterministic_only=True,
         dense_state=True,
@@ -125,6 +144,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
     "lbfgs": Optimizer(
         name="lbfgs",
         factory=quasi_newton.lbfgs,
+        family=QUASI_NEWTON,
         sweepable=_LINE_SEARCH_SWEEPABLE,
         deterministic_only=True,
         count_evals=count_evals_in_state,
@@ -134,6 +154,7 @@ HAND_WRITTEN: dict[str, Optimizer] = {
     "cg": Optimizer(
         name="cg",
         factory=conjugate_gradient.cg,
+        family=QUASI_NEWTON,
         sweepable=_LINE_SEARCH_SWEEPABLE,
         deterministic_only=True,
         count_evals=count_evals_in_state,
@@ -176,10 +197,16 @@ def numerics_versions(entry: Optimizer) -> dict[str, int]:
 
 
 __all__ = [
+    "ADAPTIVE",
+    "FAMILIES",
+    "FIRST_ORDER",
     "HAND_WRITTEN",
+    "NEWTON",
     "NUMERICS_VERSIONS",
     "OPTAX_ALIAS_NAMES",
     "OPTIMIZERS",
+    "QUASI_NEWTON",
+    "WITHOUT_HESSIAN",
     "Optimizer",
     "numerics_versions",
 ]

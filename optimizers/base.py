@@ -45,6 +45,17 @@ def _no_extra_evals(state: Any) -> tuple[jax.Array, jax.Array]:
     return jnp.zeros((), jnp.int32), jnp.zeros((), jnp.int32)
 
 
+# The families the report groups entries by ("the best first-order method", "the best
+# without a Hessian"; one colour family each in the figures), declared per entry.
+FIRST_ORDER = "first-order"  # a step along the (momentum-averaged) gradient
+ADAPTIVE = "adaptive"  # per-coordinate or per-layer step sizes from gradient statistics
+QUASI_NEWTON = "quasi-Newton and CG"  # curvature from gradient differences, a line search
+NEWTON = "Newton"  # second derivatives: dense Hessians or Hessian-vector products
+FAMILIES = (FIRST_ORDER, ADAPTIVE, QUASI_NEWTON, NEWTON)
+# The families that never evaluate second derivatives.
+WITHOUT_HESSIAN = (FIRST_ORDER, ADAPTIVE, QUASI_NEWTON)
+
+
 @dataclasses.dataclass(frozen=True)
 class Optimizer:
     """A registry entry around a factory returning an Optax transformation.
@@ -81,6 +92,7 @@ class Optimizer:
         point and reuses them instead of evaluating ``x_{t+1}`` a second time. A test checks
         the declaration against the states the entry builds, bare and composed.
       description: one line for `python -m bench list` and the report.
+      family: one of `FAMILIES`, what the report groups the entry under.
     """
 
     name: str
@@ -93,8 +105,13 @@ class Optimizer:
     count_evals: Callable[[Any], tuple[jax.Array, jax.Array]] = _no_extra_evals
     reports_accepted_point: bool = False
     description: str = ""
+    family: str = ""
 
     def __post_init__(self) -> None:
+        if self.family not in FAMILIES:
+            raise ValueError(
+                f"{self.name}: family {self.family!r} is not one of {', '.join(FAMILIES)}."
+            )
         flag = self.line_search_argument
         if flag is None:
             return

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from optimizers.base import Optimizer
+from optimizers.base import ADAPTIVE, FIRST_ORDER, QUASI_NEWTON, Optimizer
 
 OPTAX_ALIAS_NAMES: tuple[str, ...] = (
     "adabelief",
@@ -114,6 +114,21 @@ SWEEPABLE: dict[str, tuple[str, ...]] = {
 
 DETERMINISTIC_ONLY: frozenset[str] = frozenset({"lbfgs"})
 
+# The family of each alias (`optimizers.base.FAMILIES`): plain, averaged, sign or
+# extrapolated gradient steps are first-order; steps scaled per coordinate or per layer by
+# gradient statistics are adaptive; lbfgs is quasi-Newton. No Optax alias uses a Hessian.
+_FIRST_ORDER_ALIASES = frozenset(
+    {"noisy_sgd", "optimistic_gradient_descent", "polyak_sgd", "sgd", "sign_sgd", "signum"}
+)
+FAMILY: dict[str, str] = {
+    alias: QUASI_NEWTON
+    if alias == "lbfgs"
+    else FIRST_ORDER
+    if alias in _FIRST_ORDER_ALIASES
+    else ADAPTIVE
+    for alias in OPTAX_ALIAS_NAMES
+}
+
 
 def zoom_linesearch_evals(state: Any) -> tuple[jax.Array, jax.Array]:
     """``count_evals`` of ``optax.lbfgs``: trials of its zoom line search in the last update.
@@ -151,6 +166,7 @@ def _entry(alias: str) -> Optimizer:
         sweepable=frozenset(SWEEPABLE[alias]),
         deterministic_only=alias in DETERMINISTIC_ONLY,
         description=f"Optax's optax.{alias}: {summary}",
+        family=FAMILY[alias],
         **extra,
     )
 

@@ -12,7 +12,14 @@ import pandas as pd
 import pytest
 from test_report_synthetic import build
 
-from bench.charts import IN_TRAJECTORIES, charts_for, numbers
+from bench.analysis import analyse
+from bench.charts import (
+    ANIMATED,
+    ANIMATION_FRAMES,
+    IN_TRAJECTORIES,
+    charts_for,
+    numbers,
+)
 from bench.results.loaded import Results, load_results
 from bench.summary import comparison
 
@@ -27,7 +34,7 @@ def results(tmp_path_factory) -> Results:
 
 def _charts(results: Results) -> dict:
     errors: list[str] = []
-    charts = charts_for(results, comparison(results.runs, results.metadata), errors)
+    charts = charts_for(results, analyse(results), errors)
     assert errors == []
     return charts
 
@@ -66,7 +73,37 @@ def test_every_chart_is_plain_json_and_every_figure_has_one(results: Results):
         "offset-20d_convergence.png", "offset-20d_learning_rate.png",
         "profile_performance.png", "profile_data.png", "profile_ecdf.png",
     }  # fmt: skip
-    assert charts["quad-2d_paths_by_optimizer.png"] == IN_TRAJECTORIES
+    # The default paths are hidden traces of the trajectory chart; the slot of their PNG
+    # holds the step-by-step animation.
+    assert charts["quad-2d_paths_by_optimizer.png"] != IN_TRAJECTORIES
+
+
+def test_the_animation_ends_on_the_tuned_paths(results: Results):
+    chart = _charts(results)["saddle-2d_paths_by_optimizer.png"]
+    table = comparison(results.runs, results.metadata)
+    best = table[table["problem"] == "saddle-2d"]
+    lines = [t for t in chart["data"][1:] if t["mode"] == "lines"]
+    assert 1 <= len(lines) <= ANIMATED
+    # The first drawn is the best ranked entry; twins are named in its legend entry.
+    assert lines[0]["name"].split(" ≡ ")[0] == best.iloc[0]["optimizer"]
+    frames = chart["frames"]
+    assert 2 <= len(frames) <= ANIMATION_FRAMES
+    steps = [int(f["name"]) for f in frames]
+    assert steps == sorted(steps)
+    last = frames[-1]["data"]
+    paths = results.paths[
+        (results.paths["problem"] == "saddle-2d") & (results.paths["role"] == "best")
+    ]
+    for k, trace in enumerate(lines):
+        name = trace["name"].split(" ≡ ")[0]
+        mine = paths[paths["optimizer"] == name]
+        mine = mine[mine["seed"] == mine["seed"].min()].sort_values("step")
+        assert last[2 * k]["x"] == pytest.approx(list(mine["x0"]), rel=RTOL)
+        assert last[2 * k]["y"] == pytest.approx(list(mine["x1"]), rel=RTOL)
+        assert last[2 * k + 1]["x"] == pytest.approx([mine["x0"].iloc[-1]], rel=RTOL)
+        # A frame shows the path up to its step: the first frame only the start.
+        assert len(frames[0]["data"][2 * k]["x"]) == int((mine["step"] <= steps[0]).sum())
+    assert chart["layout"]["updatemenus"][0]["buttons"][0]["method"] == "animate"
 
 
 def test_convergence_medians_match_pandas(results: Results):

@@ -17,7 +17,17 @@ import numpy as np
 import optax
 import pytest
 
-from optimizers import HAND_WRITTEN, OPTAX_ALIAS_NAMES, OPTIMIZERS, Optimizer
+from optimizers import (
+    ADAPTIVE,
+    FAMILIES,
+    FIRST_ORDER,
+    HAND_WRITTEN,
+    NEWTON,
+    OPTAX_ALIAS_NAMES,
+    OPTIMIZERS,
+    QUASI_NEWTON,
+    Optimizer,
+)
 from optimizers.base import accepted_point_in_state
 from optimizers.compose import accepts_schedule, build_transform
 from optimizers.schedules import SCHEDULES
@@ -175,14 +185,32 @@ def test_capability_without_a_switch_is_the_declared_flag(name):
 
 def test_line_search_argument_is_checked_when_declared():
     with pytest.raises(ValueError, match="not a factory parameter"):
-        Optimizer(name="x", factory=OPTIMIZERS["newton"].factory, line_search_argument="ls")
+        Optimizer(
+            name="x",
+            factory=OPTIMIZERS["newton"].factory,
+            line_search_argument="ls",
+            family=NEWTON,
+        )
     with pytest.raises(ValueError, match="static"):
         Optimizer(
             name="x",
             factory=OPTIMIZERS["newton"].factory,
             sweepable=frozenset({"linesearch"}),
             line_search_argument="linesearch",
+            family=NEWTON,
         )
+
+
+def test_every_entry_declares_a_family():
+    with pytest.raises(ValueError, match="family"):
+        Optimizer(name="x", factory=OPTIMIZERS["gd"].factory)
+    for entry in OPTIMIZERS.values():
+        assert entry.family in FAMILIES, entry.name
+        # Newton-family = evaluates second derivatives (a dense Hessian or its products).
+        assert (entry.family == NEWTON) == (entry.name in ("newton", "newton_cg")), entry.name
+    assert OPTIMIZERS["optax.lbfgs"].family == OPTIMIZERS["lbfgs"].family == QUASI_NEWTON
+    assert OPTIMIZERS["optax.sgd"].family == OPTIMIZERS["gd"].family == FIRST_ORDER
+    assert OPTIMIZERS["optax.adam"].family == OPTIMIZERS["adam"].family == ADAPTIVE
 
 
 def test_newton_line_search_switch_changes_the_evaluations_made():

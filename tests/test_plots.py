@@ -8,6 +8,7 @@ import pytest
 from matplotlib import colors as mcolors
 
 from bench.plots import (
+    FAMILY_PALETTES,
     _band,
     _evals_band,
     _line,
@@ -20,6 +21,7 @@ from bench.plots import (
     setting_label,
     steps_matrix,
 )
+from optimizers import OPTIMIZERS
 
 INF = np.inf
 
@@ -115,15 +117,28 @@ def test_evals_band_a_diverged_seed_is_infinitely_bad_after_it_froze():
     assert np.isnan(median[0])
 
 
-def test_styles_stay_distinct_for_many_optimizers():
-    names = [f"opt{i}" for i in range(24)]
+def test_styles_give_each_family_its_hue_and_each_entry_its_own_look():
+    names = list(OPTIMIZERS)  # 41 entries: 9 first-order, 26 adaptive, 4 quasi-Newton, 2 Newton
     styles = optimizer_styles(names)
-    colors = [s["color"] for s in styles.values()]
-    assert len(set(colors)) == len(names)  # every entry its own color
-    for color in colors:  # none grey: it would vanish on the grey contours
+    by_family: dict[str, list[str]] = {}
+    for name in names:
+        assert styles[name]["family"] == OPTIMIZERS[name].family
+        by_family.setdefault(OPTIMIZERS[name].family, []).append(styles[name]["color"])
+    palettes = [set(colors) for colors in by_family.values()]
+    for i, one in enumerate(palettes):  # no color shared between two families
+        assert all(one.isdisjoint(other) for other in palettes[i + 1 :])
+    for colors in by_family.values():  # shades distinct up to the family's palette size
+        assert len(set(colors)) == min(len(colors), len(FAMILY_PALETTES[_family(colors)]))
+    for color in {s["color"] for s in styles.values()}:  # none grey: it would vanish
         red, green, blue = mcolors.to_rgb(color)
         assert max(red, green, blue) - min(red, green, blue) > 0.15, color
+    looks = {(s["color"], s["marker"], s["linestyle"]) for s in styles.values()}
+    assert len(looks) == len(names)  # every entry drawn its own way
     assert optimizer_styles(names[:3]) == {n: styles[n] for n in names[:3]}  # stable
+
+
+def _family(colors: list[str]) -> str:
+    return next(f for f, palette in FAMILY_PALETTES.items() if colors[0] in palette)
 
 
 def test_a_library_twin_is_dashed_over_the_solid_hand_written_line():
@@ -131,7 +146,7 @@ def test_a_library_twin_is_dashed_over_the_solid_hand_written_line():
     assert styles["adam"]["linestyle"] == "-"
     assert styles["optax.adam"]["linestyle"] != "-"
     assert styles["optax.adam"]["zorder"] > styles["adam"]["zorder"]
-    assert styles["optax.adam"]["color"] != styles["adam"]["color"]
+    assert styles["optax.adam"]["color"] != styles["adam"]["color"]  # two shades of one hue
     curve = np.array([1.0, 0.5, 0.1])
     assert _same_as(curve * (1 + 1e-5), [("adam", curve)]) == "adam"
     assert _same_as(np.full(3, np.nan), [("adam", np.full(3, np.nan))]) is None

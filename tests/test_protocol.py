@@ -13,8 +13,10 @@ import textwrap
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
+from bench.analysis import analyse
 from bench.config import load_suite
 from bench.document import to_markdown
 from bench.plots import Figures
@@ -45,8 +47,11 @@ def _run(tmp_path: Path, text: str, name: str = "out"):
 
 
 def _report(results, table) -> str:
-    """report.md's text without drawing a figure."""
-    return to_markdown(report_blocks(results, table, Figures([], {})), Path("."))
+    """report.md's text without drawing a figure (``table``: `comparison`, which the
+    analysis must equal)."""
+    analysis = analyse(results)
+    pd.testing.assert_frame_equal(analysis.table, table, check_like=True)
+    return to_markdown(report_blocks(results, analysis, Figures([], {})), Path("."))
 
 
 def _numpy_gaps(lr: float, steps: int) -> np.ndarray:

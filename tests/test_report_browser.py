@@ -93,6 +93,20 @@ def test_a_legend_click_hides_a_trace_and_the_buttons_switch_the_x_axis(report: 
         assert page.problems == []
 
 
+def test_the_play_button_animates_the_paths(report: Path):
+    with open_report(report / "report.html") as page:
+        selector = ".chart[data-chart='saddle-2d_paths_by_optimizer.png']"
+        page.eval_on_selector(selector, "div => div.scrollIntoView()")
+        page.wait_for_selector(f"{selector}[data-drawn=true]")
+        length = "div => div.data[1].x.length"
+        assert page.eval_on_selector(selector, length) == 1  # the start only
+        page.click(f"{selector} .updatemenu-button >> nth=0")  # play
+        page.wait_for_function(
+            f'document.querySelector("{selector}").data[1].x.length > 3', timeout=10_000
+        )
+        assert page.problems == []
+
+
 def test_a_header_click_sorts_the_table(report: Path):
     with open_report(report / "report.html") as page:
         # The first table with a numeric column: sort it both ways.
@@ -143,8 +157,11 @@ def test_screenshots_of_the_key_sections(report: Path):
     written = screenshots(report, widths=(900,))
     names = sorted(p.name for p in written)
     assert names == sorted(
-        f"{n}-900px.png" for n in ("top", "summary", "convergence", "trajectories", "profiles")
-    )
+        f"{n}-900px.png"
+        for n in (
+            "top", "answers", "summary", "convergence", "trajectories", "profiles", "animation",
+        )
+    )  # fmt: skip
     assert all(p.stat().st_size > 5_000 for p in written)  # a picture, not a blank page
 
 
@@ -157,6 +174,6 @@ def test_bench_plot_screenshots_land_in_the_folder(report: Path, tmp_path: Path)
     shutil.copytree(report, folder)
     assert main(["plot", str(folder), "--screenshots"]) == 0
     pictures = sorted(p.name for p in (folder / "screenshots").glob("*.png"))
-    assert len(pictures) == 10 and "convergence-900px.png" in pictures
+    assert len(pictures) == 14 and "answers-900px.png" in pictures
     assert main(["plot", str(folder)]) == 0  # a redraw without the flag: stale ones go
     assert not (folder / "screenshots").exists()

@@ -13,6 +13,7 @@ from bench.results.columns import ladder_column
 from bench.results.environment import SCHEMA_VERSION
 from bench.results.parquet import write_table
 from bench.summary import best_settings
+from optimizers import ADAPTIVE, FIRST_ORDER, NEWTON
 from problems import surface_class
 
 LADDER = tuple(10.0**-k for k in range(1, 9))
@@ -78,6 +79,15 @@ PROBLEMS = {
         start=[1.0] * 20,
         description="f* deliberately unknown: ranked by final loss.",
     ),
+}
+
+# Each simulated method's family (optimizers.FAMILIES): armijo is gd with a line search.
+FAMILY = {
+    "gd": FIRST_ORDER,
+    "momentum": FIRST_ORDER,
+    "armijo": FIRST_ORDER,
+    "adam": ADAPTIVE,
+    "newton": NEWTON,
 }
 
 # name -> (method, grid of learning rates or None, default setting label)
@@ -378,6 +388,7 @@ def build(
         "optimizers": {
             opt: {
                 "kind": method,
+                "family": FAMILY[method],
                 "static": {},
                 "grid": {"learning_rate": grid} if grid else {},
                 "schedule": None,

@@ -205,6 +205,7 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
         "optimizers": {
             s.name: {
                 "kind": s.entry.name,
+                "family": s.entry.family,
                 "static": dict(s.static),
                 "grid": {k: list(v) for k, v in s.grid.items()},
                 "schedule": None if s.schedule is None else [s.schedule[0], dict(s.schedule[1])],

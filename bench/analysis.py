@@ -5,7 +5,7 @@ The tuning protocol's per-setting summary (`bench.summary.setting_summary`), the
 default setting of every cell with its rank and flags (`bench.summary.comparison`), the
 summary across problems (`bench.summary.overview`) and the answers by surface class and by
 optimizer family (`bench.answers`). The report's sections, every PNG (`bench.plots`) and
-every interactive chart (`bench.charts`) read this record; none recomputes the protocol.
+every interactive chart (`bench.report.charts`) read this record; none recomputes the protocol.
 """
 
 from __future__ import annotations

@@ -315,7 +315,7 @@ def _check_browser() -> None:
     """--screenshots needs a Chromium and Playwright: refused before anything runs."""
     import importlib.util
 
-    from bench.browser import CHROMIUM_ENV, chromium
+    from bench.report.browser import CHROMIUM_ENV, chromium
 
     if chromium() is None:
         raise ConfigError(

@@ -187,7 +187,7 @@ def test_the_analysis_is_computed_once_per_report(tmp_path, monkeypatch):
     """The tuning protocol runs once per report: the report's sections, every PNG and
     every chart read the one analysis record."""
     import bench.analysis
-    import bench.report
+    import bench.report.build
     import bench.summary
     from bench.report import write_report
 
@@ -208,7 +208,7 @@ def test_the_analysis_is_computed_once_per_report(tmp_path, monkeypatch):
     count(bench.summary, "setting_summary")
     count(bench.analysis, "setting_summary")
     count(bench.summary, "best_settings")
-    count(bench.report, "analyse")
+    count(bench.report.build, "analyse")
     write_report(out)
     assert (out / "plots" / "quad-2d_learning_rate.png").is_file()  # figures were drawn
     assert calls == {"analyse": 1, "setting_summary": 1, "best_settings": 1}

@@ -1,4 +1,4 @@
-"""The interactive charts of report.html (bench.charts), on synthetic results folders:
+"""The interactive charts of report.html (bench.report.charts), on synthetic results folders:
 their numbers against medians computed here with pandas from the tables, twins drawn once,
 and plain JSON (no NaN, nothing plotly would have to guess)."""
 
@@ -13,7 +13,7 @@ import pytest
 from test_report_synthetic import build
 
 from bench.analysis import analyse
-from bench.charts import (
+from bench.report.charts import (
     ANIMATED,
     ANIMATION_FRAMES,
     IN_TRAJECTORIES,

@@ -18,9 +18,9 @@ import pytest
 
 from bench.analysis import analyse
 from bench.config import load_suite
-from bench.document import to_markdown
 from bench.plots import Figures
 from bench.report import report_blocks
+from bench.report.document import to_markdown
 from bench.results.columns import ladder_column, setting_labels, target_text
 from bench.results.loaded import load_results
 from bench.run.sweep import SweepOptions, run_suite
@@ -307,7 +307,7 @@ def test_a_shared_rank_at_the_global_minimum_is_not_a_tie_flag(tmp_path: Path):
 
 
 def test_gaps_below_the_rounding_floor_print_as_the_floor_never_negative():
-    from bench.report import _score
+    from bench.report.sections import _score
 
     assert _score(-6.94e-18, "gap") == "≤ 1e-12"
     assert _score(4.13e-308, "gap") == "≤ 1e-12"

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from test_report_synthetic import build
 
-from bench.browser import chromium, open_report, screenshots
 from bench.report import write_report
+from bench.report.browser import chromium, open_report, screenshots
 
 REQUIRED = os.environ.get("OPTBENCH_REQUIRE_BROWSER") == "1"
 if chromium() is None:

@@ -4,6 +4,7 @@ progress while drawing, and figures reused from a previous report when their inp
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import json
 import os
@@ -22,7 +23,15 @@ from matplotlib.axes import Axes
 from test_report_synthetic import build
 
 from bench import plots
-from bench.plots import GAP_FLOOR, error_bars, problem_fingerprint, read_manifest
+from bench.plots import (
+    GAP_FLOOR,
+    drawing,
+    error_bars,
+    problem_fingerprint,
+    read_manifest,
+    registry,
+    style,
+)
 from bench.report import ReportBuild, build_report, write_report
 from bench.results.environment import SCHEMA_VERSION
 from bench.results.loaded import load_results
@@ -220,7 +229,7 @@ def spy(monkeypatch):
     and every error bar (x, y, lengths below and above)."""
     saved: dict[str, list[dict]] = {}
     bars: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-    save, errorbar = plots._save, Axes.errorbar
+    save, errorbar = style.save, Axes.errorbar
 
     def spy_save(fig, path):
         saved[Path(path).name] = [
@@ -237,7 +246,7 @@ def spy(monkeypatch):
         bars.append((np.asarray(x), np.asarray(y), np.asarray(yerr, dtype=np.float64)))
         return errorbar(self, x, y, yerr=yerr, **kwargs)
 
-    monkeypatch.setattr(plots, "_save", spy_save)
+    monkeypatch.setattr(style, "save", spy_save)
     monkeypatch.setattr(Axes, "errorbar", spy_errorbar)
     return saved, bars
 
@@ -396,8 +405,23 @@ def test_a_figure_that_raises_is_named_in_its_place(tmp_path: Path, monkeypatch,
         plt.subplots()  # half drawn when it fails: must be closed
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(plots, "sensitivity_plot", broken)
-    monkeypatch.setattr(plots, "data_profile_plot", broken)
+    # Broken in the registry of figures, the one place drawing looks them up.
+    monkeypatch.setattr(
+        registry,
+        "PROBLEM_FIGURES",
+        tuple(
+            dataclasses.replace(f, draw=broken) if f.suffix == "learning_rate" else f
+            for f in registry.PROBLEM_FIGURES
+        ),
+    )
+    monkeypatch.setattr(
+        registry,
+        "PROFILE_FIGURES",
+        tuple(
+            dataclasses.replace(f, draw=broken) if f.file == "profile_data.png" else f
+            for f in registry.PROFILE_FIGURES
+        ),
+    )
     built = build_report(out)  # returns normally
     err = capsys.readouterr().err
     assert plt.get_fignums() == []
@@ -467,7 +491,7 @@ def test_a_pool_of_drawing_processes_draws_the_same_files(tmp_path: Path, monkey
     monkeypatch.setenv(plots.DRAW_WORKERS_ENV, "2")
     log = io.StringIO()
     built = build_report(pooled, log=log)
-    assert built.drawn == len(_pngs(here)) >= plots.MIN_PARALLEL_FIGURES
+    assert built.drawn == len(_pngs(here)) >= drawing.MIN_PARALLEL_FIGURES
     assert _png_bytes(pooled) == _png_bytes(here)
     strip = re.compile(r"^(Time of the run|Environment).*$", re.M)
     report = (pooled / "report.md").read_text()
@@ -504,8 +528,8 @@ def test_a_figure_that_fails_or_kills_its_drawing_process_costs_only_itself(
 
 def test_draw_workers_reads_the_environment(monkeypatch):
     monkeypatch.delenv(plots.DRAW_WORKERS_ENV, raising=False)
-    assert plots.draw_workers(plots.MIN_PARALLEL_FIGURES - 1) == 1
-    assert plots.draw_workers(80) == min(os.cpu_count() or 1, plots.MAX_DRAW_WORKERS)
+    assert plots.draw_workers(drawing.MIN_PARALLEL_FIGURES - 1) == 1
+    assert plots.draw_workers(80) == min(os.cpu_count() or 1, drawing.MAX_DRAW_WORKERS)
     monkeypatch.setenv(plots.DRAW_WORKERS_ENV, "3")
     assert (plots.draw_workers(2), plots.draw_workers(80)) == (2, 3)
     monkeypatch.setenv(plots.DRAW_WORKERS_ENV, "many")
@@ -593,7 +617,7 @@ def test_reuse_in_place_and_what_the_fingerprint_reads(tmp_path: Path, monkeypat
     changed = results.curves.copy()
     changed.loc[changed.index[3], "loss"] += 1e-12
     assert fingerprint(res=_replace(results, curves=changed)) != reference
-    monkeypatch.setattr(plots, "PLOTS_VERSION", plots.PLOTS_VERSION + 1)
+    monkeypatch.setattr(drawing, "PLOTS_VERSION", drawing.PLOTS_VERSION + 1)
     assert fingerprint() != reference
 
 

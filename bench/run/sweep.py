@@ -71,7 +71,7 @@ class SweepOptions:
     cell_timeout: float | None = None  # seconds per cell, compile included (a worker process)
     store: Path | None = None  # the cell store; None: default_store(out)
     draw: bool = True  # plots and report (False: tables only)
-    screenshots: bool = False  # pictures of report.html's key sections (bench.browser)
+    screenshots: bool = False  # pictures of report.html's key sections (bench.report.browser)
 
 
 @dataclasses.dataclass

@@ -2,7 +2,7 @@
 every figure's data inline, no reference to anything outside the file (it opens offline,
 from a mail attachment or a CI artifact as well as from disk).
 
-Figures with an interactive chart (`bench.charts`) are drawn by plotly in the page (hover,
+Figures with an interactive chart (`bench.report.charts`) are drawn by plotly in the page (hover,
 legend clicks, x axis switches); the others are the PNGs as base64 data URIs. plotly.js
 (4.8 MB) and the charts' data travel gzip-compressed and base64-encoded (2.7 MB together
 for the default suite instead of 9.6 MB): the page inflates them with the browser's
@@ -23,7 +23,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.document import Block, Code, Heading, Image, Items, Paragraph, Table
+from bench.report.document import Block, Code, Heading, Image, Items, Paragraph, Table
 
 STYLE = """
 * { box-sizing: border-box; }
@@ -272,7 +272,7 @@ def to_html(
 ) -> str:
     """The whole page; relative image paths are resolved against ``root``.
 
-    ``charts``: PNG file name -> its interactive chart (`bench.charts.charts_for`), drawn in
+    ``charts``: PNG file name -> its interactive chart (`bench.report.charts.charts_for`), drawn in
     place of the PNG; a name mapped to a string is a figure another chart holds (left out).
     """
     charts = charts or {}

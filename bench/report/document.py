@@ -1,4 +1,4 @@
-"""A report as a list of plain blocks, rendered to Markdown here and to HTML in bench.html.
+"""A report as a list of plain blocks, rendered to Markdown here and to HTML in bench.report.html.
 
 Text is plain; `backticks` mark code (kept in Markdown, <code> in HTML). Nothing here
 knows about optimizers: the report module decides what the blocks say.

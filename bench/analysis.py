@@ -14,7 +14,7 @@ import dataclasses
 
 import pandas as pd
 
-from bench.answers import Answer, ClassAnswers, class_answers, family_answers
+from bench.answers import Answer, ClassAnswers, class_answers, family_answers, twin_departures
 from bench.results.loaded import Results
 from bench.summary import comparison, overview, setting_summary
 
@@ -22,7 +22,8 @@ from bench.summary import comparison, overview, setting_summary
 @dataclasses.dataclass(frozen=True)
 class Analysis:
     """settings: every setting of every cell over its seeds (`setting_summary`); table: the
-    tuned (and default) setting per cell, ranked per problem (`comparison`); overview: per
+    tuned (and default) setting per cell, ranked per problem (`comparison`), with
+    ``departs_from``: the usual twin the row departs from there (`twin_departures`); overview: per
     optimizer across problems; classes, families: the answers (`bench.answers`)."""
 
     settings: pd.DataFrame
@@ -39,6 +40,8 @@ def analyse(results: Results) -> Analysis:
         results.runs, metadata["problems"], metadata.get("hyperparameters", ())
     )
     table = comparison(results.runs, metadata, summary=settings)
+    # A twin (an entry and its Optax counterpart) that departs here is flagged.
+    table["departs_from"] = twin_departures(table, metadata)
     return Analysis(
         settings=settings,
         table=table,

@@ -489,3 +489,48 @@ def family_answers(table: pd.DataFrame, metadata: Mapping[str, Any]) -> list[Ans
                 why += f", the least of {weak} ({shares[weak][0]:.0%})"
         out.append(Answer(family, best.text(), why))
     return out
+
+
+# Two entries are usual twins where their tuned results coincide on at least this share of
+# the problems both ran (and on two or more): an entry and its Optax counterpart.
+TWIN_SHARE = 2 / 3
+
+
+def twin_departures(table: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.Series:
+    """Per row of ``table``: the usual twin this entry's tuned result departs from on
+    this problem ("" where none does). Usual twins are entries of one family whose tuned
+    score (to 0.1%, below the rounding floor all 0) and steps to target coincide on at
+    least `TWIN_SHARE` of the problems both ran; a twin that departs is drawn apart and
+    flagged (`bench.report.sections`, the convergence figure's legend)."""
+    floor = _floor(metadata)
+    keys: dict[str, dict[str, tuple]] = {}
+    for row in table.itertuples():
+        score = float(row.final_median)
+        score = (
+            0.0 if abs(score) <= floor else float(f"{score:.3g}") if np.isfinite(score) else score
+        )
+        keys.setdefault(row.optimizer, {})[row.problem] = (score, float(row.steps_to_target))
+    order = entry_order(table, metadata)
+    twin_of: dict[str, str] = {}
+    for i, a in enumerate(order):
+        for b in order[i + 1 :]:
+            if a in twin_of or b in twin_of:
+                continue
+            if optimizer_family(metadata, a) != optimizer_family(metadata, b):
+                continue
+            common = set(keys[a]) & set(keys[b])
+            same = sum(keys[a][p] == keys[b][p] for p in common)
+            if same >= 2 and same >= TWIN_SHARE * len(common):
+                twin_of[a], twin_of[b] = b, a
+    return pd.Series(
+        [
+            twin_of[row.optimizer]
+            if row.optimizer in twin_of
+            and keys[twin_of[row.optimizer]].get(row.problem, keys[row.optimizer][row.problem])
+            != keys[row.optimizer][row.problem]
+            else ""
+            for row in table.itertuples()
+        ],
+        index=table.index,
+        dtype=object,
+    )

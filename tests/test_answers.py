@@ -24,6 +24,7 @@ from bench.answers import (
     minima_reason,
     saddle_reason,
     step_size_reason,
+    twin_departures,
     twin_groups,
 )
 from bench.results.loaded import load_results
@@ -212,3 +213,33 @@ def test_the_analysis_is_computed_once_per_report(tmp_path, monkeypatch):
     write_report(out)
     assert (out / "plots" / "quad-2d_learning_rate.png").is_file()  # figures were drawn
     assert calls == {"analyse": 1, "setting_summary": 1, "best_settings": 1}
+
+
+def test_a_twin_that_departs_is_flagged_where_it_departs():
+    metadata = {
+        "problems": {p: {} for p in "pqrs"},
+        "optimizers": {n: {"family": "adaptive"} for n in ("adam", "optax.adam", "other")},
+        "suite": {"dtype": "float64"},
+    }
+    # adam and optax.adam coincide on p, q, r (3 of 4 problems: usual twins) and depart on
+    # s; "other" coincides with adam on p only (1 of 4: no twin).
+    scores = {
+        "adam": [0.0, 0.5, 0.25, 0.125],
+        "optax.adam": [0.0, 0.5, 0.25, 0.3],
+        "other": [0.0, 0.9, 0.8, 0.7],
+    }
+    table = pd.DataFrame(
+        [
+            {"problem": p, "optimizer": o, "final_median": v, "steps_to_target": np.inf}
+            for o, values in scores.items()
+            for p, v in zip("pqrs", values, strict=True)
+        ]
+    )
+    departs = twin_departures(table, metadata)
+    flagged = table.assign(departs_from=departs)
+    flagged = flagged[flagged["departs_from"] != ""]
+    rows = zip(flagged["problem"], flagged["optimizer"], flagged["departs_from"], strict=True)
+    assert sorted(rows) == [
+        ("s", "adam", "optax.adam"),
+        ("s", "optax.adam", "adam"),
+    ]

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 from test_report_synthetic import build
 
+from bench.plots.registry import PROBLEM_FIGURES, PROFILE_FIGURES
 from bench.report import write_report
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -80,6 +81,16 @@ def test_every_figure_is_written(report: Path):
         inked = (pixels.min(axis=-1) < 230).mean()
         colored = (pixels.max(axis=-1) - pixels.min(axis=-1) > 60).mean()
         assert inked > 0.02 and colored > 0.001, (path.name, inked, colored)
+
+
+def test_every_registered_figure_is_drawn_for_the_synthetic_suite(report: Path):
+    """A figure added to the registry is drawn here (the fixture has a 2-d problem with
+    curvature, a quadratic, a problem with f* unknown and a target ladder)."""
+    names = {p.name for p in (report / "plots").glob("*.png")}
+    for figure in PROBLEM_FIGURES:
+        assert any(name.endswith(f"_{figure.suffix}.png") for name in names), figure.suffix
+    for figure in PROFILE_FIGURES:
+        assert figure.file in names
 
 
 def test_markdown_references_existing_files_and_every_figure(report: Path):

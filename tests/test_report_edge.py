@@ -23,6 +23,7 @@ from matplotlib.axes import Axes
 from test_report_synthetic import build
 
 from bench import plots
+from bench.analysis import analyse
 from bench.plots import (
     GAP_FLOOR,
     drawing,
@@ -36,7 +37,6 @@ from bench.report import ReportBuild, build_report, write_report
 from bench.results.environment import SCHEMA_VERSION
 from bench.results.loaded import load_results
 from bench.results.parquet import read_table, write_table
-from bench.summary import comparison
 
 TARGET = 1e-6
 ROOT = Path(__file__).resolve().parents[1]
@@ -601,7 +601,7 @@ def test_reuse_in_place_and_what_the_fingerprint_reads(tmp_path: Path, monkeypat
     assert {name: (out / "plots" / name).read_bytes() for name in _pngs(out)} == before
 
     results = load_results(out)
-    table = comparison(results.runs, results.metadata)
+    table = analyse(results).table  # what draw_all fingerprints
     styles = plots.suite_styles(results)
 
     def fingerprint(res=results, tab=table) -> str:

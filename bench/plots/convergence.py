@@ -101,6 +101,8 @@ def convergence_plot(
             greyed += 1
             continue
         label = f"{row.optimizer} ({row.setting_label})"
+        if getattr(row, "departs_from", ""):  # its usual twin differs here: say so
+            label += f" [departs from {row.departs_from}]"
         if row.diverged:
             label += f"  [{row.diverged}/{row.runs} diverged]"
         line = {**_line(row.optimizer, None, styles), "linewidth": 1.8}

@@ -611,6 +611,21 @@ def _flag_notes(problem: str, ranked: pd.DataFrame, results: Results) -> list[st
             "so the runner evaluates that point again. Compare its evaluations with that in "
             "mind (about one per step high)."
         )
+    if "departs_from" in ranked.columns:
+        column = objective_column(info)
+        by_name = ranked.set_index("optimizer")
+        for row in ranked[ranked["departs_from"].astype(str) != ""].itertuples():
+            twin = by_name.loc[row.departs_from] if row.departs_from in by_name.index else None
+            if twin is None or row.optimizer > row.departs_from:  # one note per pair
+                continue
+            notes.append(
+                f"Twins that depart: {row.optimizer} and {row.departs_from} coincide on most "
+                f"problems but not here (median final {column} {row.final_median:.3g} against "
+                f"{float(twin['final_median']):.3g}, steps to target "
+                f"{_count(row.steps_to_target)} against {_count(twin['steps_to_target'])}): "
+                "rounding that a chaotic or line-search path amplifies, or a real difference "
+                "between the two implementations."
+            )
     tied = ranked[ranked["tied_at_stationary_point"].astype(bool)]
     if not tied.empty:
         gap = float(tied["final_median"].iloc[0])

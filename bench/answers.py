@@ -511,17 +511,21 @@ def twin_departures(table: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.Seri
         )
         keys.setdefault(row.optimizer, {})[row.problem] = (score, float(row.steps_to_target))
     order = entry_order(table, metadata)
-    twin_of: dict[str, str] = {}
+    # Every candidate pair with the share of problems where they coincide; pairs taken
+    # from the most alike down, so that adam pairs with optax.adam, not with adamw.
+    candidates = []
     for i, a in enumerate(order):
         for b in order[i + 1 :]:
-            if a in twin_of or b in twin_of:
-                continue
             if optimizer_family(metadata, a) != optimizer_family(metadata, b):
                 continue
             common = set(keys[a]) & set(keys[b])
             same = sum(keys[a][p] == keys[b][p] for p in common)
             if same >= 2 and same >= TWIN_SHARE * len(common):
-                twin_of[a], twin_of[b] = b, a
+                candidates.append((-same / len(common), i, a, b))
+    twin_of: dict[str, str] = {}
+    for _share, _i, a, b in sorted(candidates):
+        if a not in twin_of and b not in twin_of:
+            twin_of[a], twin_of[b] = b, a
     return pd.Series(
         [
             twin_of[row.optimizer]

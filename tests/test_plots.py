@@ -21,6 +21,7 @@ from bench.plots import (
     setting_label,
     steps_matrix,
 )
+from bench.plots.style import LEGEND_WIDTH, wrap_labels
 from optimizers import OPTIMIZERS
 
 INF = np.inf
@@ -200,3 +201,12 @@ def test_the_band_holds_its_median_and_leaves_out_what_diverged():
     assert np.isnan(high[1])  # no band above a quartile that diverged
     assert np.isnan([median[2], low[2], high[2]]).all()
     assert np.isnan([median[3], low[3], high[3]]).all()  # the line stops
+
+
+def test_legend_labels_wrap_so_the_panels_keep_their_width():
+    long = "momentum (learning_rate=0.0001) ≡ nesterov ≡ optax.sgd+momentum ≡ optax.sgd+nesterov"
+    (wrapped,) = wrap_labels([long])
+    lines = wrapped.split("\n")
+    assert len(lines) > 1 and all(len(line) <= LEGEND_WIDTH for line in lines)
+    assert " ".join(line.strip() for line in lines) == long  # nothing lost
+    assert wrap_labels(["gd (learning_rate=0.1)"]) == ["gd (learning_rate=0.1)"]

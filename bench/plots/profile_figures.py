@@ -15,7 +15,15 @@ import pandas as pd
 from matplotlib.lines import Line2D
 
 from bench.plots import style as styling
-from bench.plots.style import GREY, HIGHLIGHT, PANEL_HIGHLIGHT, Figure, _legend, highlighted
+from bench.plots.style import (
+    GREY,
+    HIGHLIGHT,
+    PANEL_HIGHLIGHT,
+    Figure,
+    _legend,
+    highlighted,
+    wrap_labels,
+)
 from bench.profiles import (
     alpha_grid,
     budget_grid,
@@ -245,7 +253,7 @@ def runtime_ecdf_plot(
     if len(shown) > len(named):
         handles.append(Line2D([], [], color=GREY, linewidth=0.9))
         labels.append(f"the {len(shown) - len(named)} other entries (grey)")
-    fig.legend(handles, labels, loc="outside right upper", fontsize="small")
+    fig.legend(handles, wrap_labels(labels), loc="outside right upper", fontsize="small")
     styling.save(fig, path)
     return Figure(
         path,

@@ -63,9 +63,13 @@ def sensitivity_plot(
         ax_div = None
     floor, finite_all, log_axis, top = sensitivity_scale(summary, column)
     drawn: list[tuple[str, np.ndarray]] = []
+    # First each entry's points and the drawn entry they equal (a twin: drawn once, both
+    # named in one legend entry and one row of the diverged strip), then the drawing.
+    names: dict[str, str] = {}
+    twin_of: dict[str, str] = {}
+    entries = []
     for optimizer, cell in summary.groupby("optimizer", sort=False):
         per_lr = _per_learning_rate(cell)
-        style = styles[optimizer]
         lr = per_lr[LEARNING_RATE].to_numpy()
         median, below, above = error_bars(
             per_lr["final_median"].to_numpy(),
@@ -77,7 +81,17 @@ def sensitivity_plot(
         ok = np.isfinite(median)
         shown = np.where(ok, median, np.nan)
         twin = _same_as(np.stack([lr, shown]), drawn)
-        drawn.append((optimizer, np.stack([lr, shown])))
+        if twin is None:
+            drawn.append((optimizer, np.stack([lr, shown])))
+            names[str(optimizer)] = str(optimizer)
+        else:
+            names[twin] += f" ≡ {optimizer}"
+            twin_of[str(optimizer)] = twin
+        entries.append((str(optimizer), cell, lr, shown, below, above, ok))
+    for optimizer, cell, lr, shown, below, above, ok in entries:
+        if optimizer in twin_of:
+            continue
+        style = styles[optimizer]
         ax.errorbar(
             lr[ok],
             shown[ok],
@@ -85,8 +99,8 @@ def sensitivity_plot(
             marker=style["marker"],
             markersize=5,
             capsize=3,
-            label=optimizer + (f" = {twin}" if twin is not None else ""),
-            **_line(optimizer, twin, styles, width=1.4),
+            label=names[optimizer],
+            **_line(optimizer, None, styles, width=1.4),
         )
         chosen = cell[cell["setting"] == tuned.get(optimizer)]
         if not chosen.empty and np.isfinite(chosen["final_median"].iloc[0]):
@@ -101,6 +115,7 @@ def sensitivity_plot(
                 linestyle="none",
             )
     if ax_div is not None:
+        diverged = {o: rates for o, rates in diverged.items() if o not in twin_of}
         for row, (optimizer, rates) in enumerate(diverged.items()):
             ax_div.plot(
                 rates,
@@ -111,7 +126,9 @@ def sensitivity_plot(
                 markeredgewidth=2,
                 linestyle="none",
             )
-        ax_div.set_yticks(range(len(diverged)), list(diverged), fontsize="small")
+        ax_div.set_yticks(
+            range(len(diverged)), [names.get(o, o) for o in diverged], fontsize="small"
+        )
         for label, optimizer in zip(ax_div.get_yticklabels(), diverged, strict=True):
             label.set_color(styles[optimizer]["color"])
         ax_div.set_ylim(len(diverged) - 0.4, -0.6)

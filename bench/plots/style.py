@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import textwrap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -137,16 +138,29 @@ def suite_styles(results: Results) -> dict[str, dict[str, Any]]:
     return optimizer_styles(_all_optimizers(results), kinds, families)
 
 
+# Legend labels wrap at this many characters: a long one ("a ≡ b ≡ c ≡ d (setting)")
+# would widen the legend until the panels squeeze and their axis labels overlap.
+LEGEND_WIDTH = 44
+
+
+def wrap_labels(labels: Sequence[str]) -> list[str]:
+    """Each label wrapped at `LEGEND_WIDTH`, its further lines indented."""
+    return [
+        textwrap.fill(str(label), LEGEND_WIDTH, subsequent_indent="   ", break_on_hyphens=False)
+        for label in labels
+    ]
+
+
 def _legend(ax: plt.Axes, handles=None, labels=None) -> None:
     """Legend outside the axes, to the right of ``ax`` (constrained layout makes room);
-    one column up to 24 entries, then two."""
+    labels wrapped (`wrap_labels`); one column up to 24 entries, then two."""
     if handles is None:
         handles, labels = ax.get_legend_handles_labels()
     if not handles:
         return
     ax.legend(
         handles,
-        labels,
+        wrap_labels(labels),
         loc="upper left",
         bbox_to_anchor=(1.02, 1.0),
         borderaxespad=0.0,

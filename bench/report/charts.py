@@ -421,8 +421,8 @@ def _contour_trace(
         "y": numbers(ys),
         "z": [numbers(row) for row in index],
         "customdata": [numbers(row) for row in clipped],
+        # plotly's Greys runs from black (low) to white: dark is low, as in the PNGs.
         "colorscale": "Greys",
-        "reversescale": True,
         "opacity": 0.55,
         "contours": {
             "coloring": "heatmap",

@@ -31,16 +31,20 @@ UNCLASSIFIED = "unclassified"
 # run still descending), relative to max(1, |f*|)-scaled losses: curves here end at 1e-8
 # or far above, so the threshold is not delicate.
 STATIONARY_GRAD = 1e-4
+# Runs counted as having stopped at a stationary point when counting how many there are:
+# stricter, so that runs still creeping towards one point do not count as others.
+MINIMUM_GRAD = 1e-5
 # Final losses equal to this relative precision are the same minimum.
 SAME_MINIMUM_RTOL = 1e-6
-DIVERGED, SADDLE, LOCAL_MINIMUM, TOO_SLOW, NOISY = (
+DIVERGED, SADDLE, LOCAL_MAXIMUM, LOCAL_MINIMUM, TOO_SLOW, NOISY = (
     "diverged",
     "stuck at a saddle",
+    "stuck at a local maximum",
     "in a local minimum",
-    "too slow (still descending at the last step)",
+    "short of the target at the last step, not at a stationary point",
     "held off the target by mini-batch noise",
 )
-FAILURE_MODES = (DIVERGED, SADDLE, LOCAL_MINIMUM, TOO_SLOW, NOISY)
+FAILURE_MODES = (DIVERGED, SADDLE, LOCAL_MAXIMUM, LOCAL_MINIMUM, TOO_SLOW, NOISY)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +197,9 @@ def failure_mode(row: Any, curvature_at_end: pd.DataFrame, stochastic: bool = Fa
     if np.isfinite(row.grad_norm_median) and row.grad_norm_median <= STATIONARY_GRAD:
         if row.optimizer in curvature_at_end.index:
             eig = curvature_at_end.loc[row.optimizer]
-            scale = max(1.0, abs(float(eig["eig_max"])))
+            scale = max(1.0, abs(float(eig["eig_max"])), abs(float(eig["eig_min"])))
+            if float(eig["eig_max"]) < -1e-8 * scale:  # every direction curves down
+                return LOCAL_MAXIMUM
             if float(eig["eig_min"]) < -1e-8 * scale:
                 return SADDLE
         return LOCAL_MINIMUM
@@ -266,10 +272,13 @@ def step_size_reason(
     stable = [r for r, share in rates.items() if share <= 0.5]
     text = f"{problem}: L = {float(smoothness):.3g}, so a gradient step is stable below 2/L = "
     text += f"{bound:.2g}"
-    if diverged:
+    if diverged and (not stable or max(stable) < min(diverged)):
         text += f"; {optimizer} diverged at every rate ≥ {min(diverged):g} of its grid"
         if stable:
             text += f" and its largest stable rate was {max(stable):g}"
+    elif diverged:  # not a threshold: say which rates
+        listed = ", ".join(f"{r:g}" for r in diverged)
+        text += f"; {optimizer} diverged at the rates {listed} of its grid, not at the others"
     elif stable:
         text += f"; every rate of {optimizer}'s grid (≤ {max(stable):g}) stayed stable"
     return text + "."
@@ -307,7 +316,9 @@ def conditioning_reason(
     return "; ".join(parts) + "."
 
 
-def saddle_reason(curvature: pd.DataFrame | None, problem: str) -> str | None:
+def saddle_reason(
+    curvature: pd.DataFrame | None, problem: str, dim: int | None = None
+) -> str | None:
     """Where tuned paths start with negative curvature: the first recorded step at which
     each had none left (the median over its seeds that started so), fastest and slowest
     entry, and the entries that never left."""
@@ -328,21 +339,27 @@ def saddle_reason(curvature: pd.DataFrame | None, problem: str) -> str | None:
     stuck = [str(o) for o in steps.index if not np.isfinite(steps[o])]
     starts = first.drop_duplicates("seed")
     share = int((starts["negative_eigs"] > 0).sum())
+    negative = first[first["negative_eigs"] > 0]["negative_eigs"]
+    concave = bool(dim) and bool((negative >= dim).all())
+    region = "a maximum region: every direction curves down" if concave else "a saddle region"
     text = (
-        f"{problem}: {share} of {len(starts)} starts have negative curvature"
+        f"{problem}: {share} of {len(starts)} starts have negative curvature ({region})"
         if share < len(starts)
-        else f"{problem}: the start has negative curvature (a saddle region)"
+        else f"{problem}: the start has negative curvature ({region})"
     )
     if not escaped.empty:
         fast, slow = str(escaped.index[0]), str(escaped.index[-1])
-        text += "; the tuned paths left it (no negative eigenvalue left) by step "
+        ties = int((escaped == escaped.iloc[0]).sum()) - 1
+        fast += f" and {ties} more" if ties else ""
+        text += "; the tuned paths first had no negative eigenvalue by step "
         text += (
             f"{escaped.iloc[0]:g} ({fast})"
-            if fast == slow or escaped.iloc[0] == escaped.iloc[-1]
+            if escaped.iloc[0] == escaped.iloc[-1]
             else f"{escaped.iloc[0]:g} ({fast}) to {escaped.iloc[-1]:g} ({slow})"
         )
+        text += " (median over the seeds that started there)"
     if stuck:
-        text += f"; never left by {_join(stuck, 3)}"
+        text += f"; most such seeds of {_join(stuck, 3)} never left it"
     return text + "."
 
 
@@ -357,7 +374,7 @@ def minima_reason(
     )
     # Only runs that stopped at a stationary point end in a minimum; the others are noise
     # or unfinished descent.
-    rows = rows[rows["final_grad_norm"].astype(float) <= STATIONARY_GRAD]
+    rows = rows[rows["final_grad_norm"].astype(float) <= MINIMUM_GRAD]
     losses = rows["final_loss"].to_numpy(dtype=np.float64)
     losses = np.sort(losses[np.isfinite(losses)])
     if losses.size < 2:
@@ -371,13 +388,14 @@ def minima_reason(
     )
     spread = per_entry[per_entry > 1]
     text = (
-        f"{problem}: the stationary tuned runs ended at {distinct} different losses "
+        f"{problem}: the tuned runs that stopped at a stationary point (gradient norm ≤ "
+        f"{MINIMUM_GRAD:g}) ended at {distinct} different losses "
         f"(from {losses[0]:.4g} to {losses[-1]:.4g})"
     )
     if f_star := metadata["problems"][problem].get("f_star"):
         text += f", f* = {f_star:g}"
     if not spread.empty:
-        text += f"; the seeds of {_join(list(spread.index), 3)} ended in different minima"
+        text += f"; the seeds of {_join(list(spread.index), 3)} ended at different points"
     return text + "."
 
 
@@ -392,6 +410,8 @@ def noise_reason(table: pd.DataFrame, metadata: Mapping[str, Any], problem: str)
     best = rows.sort_values("final_median").iloc[0]
     what = "gap" if info.get("f_star") is not None else "loss"
     solved = int(np.isfinite(rows["steps_to_target"].astype(float)).sum())
+    if not np.isfinite(float(best["final_median"])):
+        return f"{problem}: mini-batch gradients; every entry's median run diverged."
     return (
         f"{problem}: mini-batch gradients; the best median final {what} was "
         f"{best['final_median']:.3g} ({best['optimizer']}), {solved} entr"
@@ -422,7 +442,7 @@ def reasons(
         telling = [
             step if step and "diverged" in step else None,
             noise_reason(table, metadata, problem),
-            saddle_reason(curvature, problem),
+            saddle_reason(curvature, problem, metadata["problems"][problem].get("dim")),
             minima_reason(runs, table, metadata, problem),
             conditioning_reason(table, curvature, metadata, problem),
             step,

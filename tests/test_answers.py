@@ -14,6 +14,7 @@ from test_report_synthetic import build
 
 from bench.answers import (
     DIVERGED,
+    LOCAL_MAXIMUM,
     LOCAL_MINIMUM,
     NOISY,
     SADDLE,
@@ -57,6 +58,12 @@ def test_step_size_reason_puts_the_diverged_rates_beside_2_over_l():
     assert "diverged at every rate ≥ 0.05" in text
     assert "largest stable rate was 0.01" in text
     assert step_size_reason(runs, _metadata(p={"smoothness": None}), "p", "gd") is None
+    # Divergence that is not a threshold (0.01 diverges, 0.05 does not) is listed as it is.
+    patchy = runs.copy()
+    patchy.loc[patchy["learning_rate"] == 0.05, "status"] = "max_steps"
+    patchy.loc[patchy["learning_rate"] == 0.01, "status"] = "diverged"
+    text = step_size_reason(patchy, _metadata(p={"smoothness": 100.0}), "p", "gd")
+    assert "diverged at the rates 0.01, 0.1 of its grid, not at the others" in text
 
 
 def _row(**fields):
@@ -72,12 +79,14 @@ def _row(**fields):
 
 def test_failure_modes():
     at_end = pd.DataFrame(
-        {"eig_min": [-0.5, 2.0], "eig_max": [3.0, 4.0]}, index=pd.Index(["s", "m"])
+        {"eig_min": [-0.5, 2.0, -40.0], "eig_max": [3.0, 4.0, -16.0]},
+        index=pd.Index(["s", "m", "top"]),
     )
     assert failure_mode(_row(diverged=3), at_end) == DIVERGED  # most seeds
     assert failure_mode(_row(all_settings_diverged=True), at_end) == DIVERGED
     assert failure_mode(_row(optimizer="s"), at_end) == SADDLE
     assert failure_mode(_row(optimizer="m"), at_end) == LOCAL_MINIMUM
+    assert failure_mode(_row(optimizer="top"), at_end) == LOCAL_MAXIMUM  # all curve down
     assert failure_mode(_row(optimizer="m", grad_norm_median=0.3), at_end) == TOO_SLOW
     assert failure_mode(_row(diverged=2), at_end) == LOCAL_MINIMUM  # a minority diverged
     assert failure_mode(_row(optimizer="m"), at_end, stochastic=True) == NOISY
@@ -100,10 +109,12 @@ def test_saddle_reason_gives_the_step_the_negative_curvature_ends():
                         negative_eigs=negative,
                     )
                 )
-    text = saddle_reason(pd.DataFrame(rows), "p")
+    text = saddle_reason(pd.DataFrame(rows), "p", dim=2)
     # Medians over the two seeds: 3.5 and 20.5.
     assert "by step 3.5 (fast) to 20.5 (slow)" in text
-    assert "never left by stuck" in text
+    assert "most such seeds of stuck never left it" in text
+    assert "(a saddle region)" in text  # one negative eigenvalue of two
+    assert "maximum region" in saddle_reason(pd.DataFrame(rows), "p", dim=1)
 
 
 def test_minima_reason_counts_distinct_stationary_final_losses():
@@ -120,7 +131,7 @@ def test_minima_reason_counts_distinct_stationary_final_losses():
     table = pd.DataFrame({"problem": "p", "optimizer": ["a", "b"], "setting": 0})
     text = minima_reason(runs, table, _metadata(p={"f_star": 0.0}), "p")
     assert "2 different losses (from 0 to 3)" in text
-    assert "the seeds of a ended in different minima" in text
+    assert "the seeds of a ended at different points" in text
 
 
 def test_twins_are_joined_only_where_every_problem_coincides():

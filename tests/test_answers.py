@@ -254,3 +254,14 @@ def test_a_twin_that_departs_is_flagged_where_it_departs():
         ("s", "adam", "optax.adam"),
         ("s", "optax.adam", "adam"),
     ]
+
+
+def test_a_report_version_bump_makes_the_folder_stale(monkeypatch):
+    """A change to the report's text (REPORT_VERSION) rewrites report.md and report.html on
+    the next run even where no table changed."""
+    from bench.run import sweep
+
+    before = sweep.fingerprint([], {"suite": {}}, draw=True)
+    assert sweep.fingerprint([], {"suite": {}}, draw=True) == before  # deterministic
+    monkeypatch.setattr(sweep, "REPORT_VERSION", sweep.REPORT_VERSION + 1)
+    assert sweep.fingerprint([], {"suite": {}}, draw=True) != before

@@ -26,7 +26,7 @@ import pandas as pd
 
 from bench.config import Suite
 from bench.faults import checkpoint, during
-from bench.plot_version import PLOTS_VERSION
+from bench.plot_version import PLOTS_VERSION, REPORT_VERSION
 from bench.results.assembly import concat_labelled, from_frame, to_frame, with_roles
 from bench.results.columns import CURVE_COLUMNS, RUN_COLUMNS, setting_labels
 from bench.results.environment import environment
@@ -456,6 +456,7 @@ def fingerprint(plans: Sequence[Planned], metadata: dict[str, Any], draw: bool) 
             "draw": draw,
             "folder": FOLDER_VERSION,
             "plots": PLOTS_VERSION,
+            "report": REPORT_VERSION,
         }
     )
 

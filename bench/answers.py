@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.summary import GAP_RESOLUTION
+from bench.summary import gap_floor
 from optimizers import ADAPTIVE, FAMILIES, FIRST_ORDER, NEWTON, OPTIMIZERS, WITHOUT_HESSIAN
 
 UNCLASSIFIED = "unclassified"
@@ -63,10 +63,6 @@ class ClassAnswers:
     answers: tuple[Answer, ...]
 
 
-def _floor(metadata: Mapping[str, Any]) -> float:
-    return GAP_RESOLUTION.get(metadata.get("suite", {}).get("dtype") or "float64", 1e-12)
-
-
 def problem_class(metadata: Mapping[str, Any], problem: str) -> str:
     return metadata["problems"][problem].get("surface_class") or UNCLASSIFIED
 
@@ -89,17 +85,25 @@ def classes(metadata: Mapping[str, Any]) -> dict[str, list[str]]:
     return grouped
 
 
+def result_key(score: float, steps: float, floor: float) -> tuple[float, float]:
+    """A tuned result as two entries must share it to coincide: its score to 3
+    significant digits (as the charts join twin curves within 0.1%; a score at or below the
+    rounding floor is 0) and its steps to target."""
+    score = float(score)
+    if abs(score) <= floor:
+        score = 0.0
+    elif np.isfinite(score):
+        score = float(f"{score:.3g}")
+    return score, float(steps)
+
+
 def _signature(rows: pd.DataFrame, floor: float) -> tuple:
-    """What must coincide for two entries to be one line: each problem's tuned score (to
-    0.1%, as the charts join twin curves; scores below the rounding floor are all 0) and
-    steps to target."""
+    """What must coincide for two entries to be one line: `result_key` on each problem."""
     ordered = rows.sort_values("problem")
-    scores = ordered["final_median"].to_numpy(dtype=np.float64)
-    scores = np.where(np.abs(scores) <= floor, 0.0, scores)
     return tuple(
-        (p, float(f"{f:.3g}") if np.isfinite(f) else f, s)
-        for p, f, s in zip(
-            ordered["problem"], scores, ordered["steps_to_target"].astype(float), strict=True
+        (p, *result_key(f, n, floor))
+        for p, f, n in zip(
+            ordered["problem"], ordered["final_median"], ordered["steps_to_target"], strict=True
         )
     )
 
@@ -461,7 +465,7 @@ def class_answers(
 ) -> list[ClassAnswers]:
     """Per surface class (suite order): who wins, the best first-order entry, the best
     without a Hessian, what fails and how, and why. ``table`` is `comparison(...)`."""
-    shown = twin_groups(table, metadata, _floor(metadata))
+    shown = twin_groups(table, metadata, gap_floor(metadata))
     out = []
     for name, problems in classes(metadata).items():
         ranked = standings(table, metadata, problems, shown)
@@ -486,7 +490,7 @@ def family_answers(table: pd.DataFrame, metadata: Mapping[str, Any]) -> list[Ans
     """Per optimizer family (declared order): its best entry across problems, the class
     where it wins most, and the class where it solves the smallest share."""
     grouped = classes(metadata)
-    shown = twin_groups(table, metadata, _floor(metadata))
+    shown = twin_groups(table, metadata, gap_floor(metadata))
     every = [p for ps in grouped.values() for p in ps]
     overall = standings(table, metadata, every, shown)
     out = []
@@ -522,14 +526,11 @@ def twin_departures(table: pd.DataFrame, metadata: Mapping[str, Any]) -> pd.Seri
     score (to 0.1%, below the rounding floor all 0) and steps to target coincide on at
     least `TWIN_SHARE` of the problems both ran; a twin that departs is drawn apart and
     flagged (`bench.report.sections`, the convergence figure's legend)."""
-    floor = _floor(metadata)
+    floor = gap_floor(metadata)
     keys: dict[str, dict[str, tuple]] = {}
     for row in table.itertuples():
-        score = float(row.final_median)
-        score = (
-            0.0 if abs(score) <= floor else float(f"{score:.3g}") if np.isfinite(score) else score
-        )
-        keys.setdefault(row.optimizer, {})[row.problem] = (score, float(row.steps_to_target))
+        key = result_key(row.final_median, row.steps_to_target, floor)
+        keys.setdefault(row.optimizer, {})[row.problem] = key
     order = entry_order(table, metadata)
     # Every candidate pair with the share of problems where they coincide; pairs taken
     # from the most alike down, so that adam pairs with optax.adam, not with adamw.

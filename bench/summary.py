@@ -412,6 +412,11 @@ def comparison(
     return table
 
 
+def gap_floor(metadata: Mapping[str, Any]) -> float:
+    """The gap below which the suite's dtype cannot tell a run from f* (`GAP_RESOLUTION`)."""
+    return GAP_RESOLUTION.get(metadata.get("suite", {}).get("dtype") or "float64", 1e-12)
+
+
 def solvable_problems(metadata: Mapping[str, Any]) -> list[str]:
     """Problems with a target: f* known and a suite target set (profiles need both)."""
     if metadata["suite"].get("target") is None:

@@ -46,7 +46,7 @@ def _profile_lines(
     the `HIGHLIGHT` with the largest area in color and labelled with how many problems
     each solves, the rest grey (one legend entry); colored curves are nudged apart
     vertically by a hair so equal ones stay visible."""
-    shown = _ecdf_twins(profile)
+    shown = _join_identical_curves(profile)
     area = profile[list(shown)].mean().sort_values(ascending=False, kind="stable")
     best = highlighted(list(area.index), styles)
     colored = [n for n in shown if n in best]  # suite order
@@ -171,10 +171,10 @@ def ecdf_groups(metadata: Mapping[str, Any]) -> list[tuple[str, list[str]]]:
     return groups
 
 
-def _ecdf_twins(ecdf: pd.DataFrame) -> dict[str, str]:
-    """Entry -> its legend label, for the entries drawn: an entry whose runtime
-    distribution over all problems equals one before it is not drawn, but named in that
-    entry's label (a ≡ b)."""
+def _join_identical_curves(ecdf: pd.DataFrame) -> dict[str, str]:
+    """Entry -> its legend label, for the entries drawn: an entry whose curve (a profile,
+    or the runtime distribution over all problems) equals one before it is not drawn, but
+    named in that entry's label (a ≡ b)."""
     shown: dict[str, str] = {}
     for optimizer in ecdf.columns:
         values = ecdf[optimizer].to_numpy()
@@ -211,7 +211,7 @@ def runtime_ecdf_plot(
     )
     overall = groups[0][1]
     costs = runtime_costs(runs, table, metadata, overall)
-    shown = _ecdf_twins(runtime_ecdf(costs, budget_grid(costs)))
+    shown = _join_identical_curves(runtime_ecdf(costs, budget_grid(costs)))
     legend: dict[str, Line2D] = {}
     for ax, (name, problems) in zip(axes.flat, groups, strict=False):
         costs = runtime_costs(runs, table, metadata, problems)

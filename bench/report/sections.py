@@ -33,6 +33,7 @@ from bench.summary import (
     FAILED,
     GAP_RESOLUTION,
     SCORE_DIGITS,
+    gap_floor,
     ladder,
     objective_column,
     skipped_cells,
@@ -116,11 +117,6 @@ def _score_iqr(
         f"{_score(median, column, floor)} [{_score(q25, column, floor)}, "
         f"{_score(q75, column, floor)}]"
     )
-
-
-def gap_floor(metadata: Mapping[str, Any]) -> float:
-    """The gap below which the suite's dtype cannot tell a run from f* (`GAP_RESOLUTION`)."""
-    return GAP_RESOLUTION.get(metadata.get("suite", {}).get("dtype") or "float64", 1e-12)
 
 
 def _count(value: float) -> str:

@@ -5,13 +5,13 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: bench test smoke lint format perf clean
+.PHONY: bench test smoke lint format perf perf-executors clean
 
 $(STAMP): pyproject.toml requirements.lock
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: $(PYTHON) not found; set PYTHON=/path/to/python3.11" >&2; exit 2; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev]'
+	$(PY) -m pip install --quiet -c requirements.lock -e '.[dev,dask]'
 	@touch $(STAMP)
 
 # `make bench CONFIG=configs/my.yaml` runs another suite (into results/<its name>/);
@@ -25,6 +25,11 @@ bench: $(STAMP)
 
 perf: $(STAMP)
 	$(PY) -m bench perf configs/perf.yaml --out results
+
+# Cold sweeps with each executor (serial, process, dask), interleaved: results/perf-executors.md.
+# EXECUTOR_ARGS narrows the suite, e.g. EXECUTOR_ARGS='--problem "rosen*" --rounds 1'.
+perf-executors: $(STAMP)
+	$(PY) -m bench perf-executors $(CONFIG) --out results $(EXECUTOR_ARGS)
 
 # The smoke suite computes every cell (--force): it checks the pipeline, not the store.
 smoke: $(STAMP)

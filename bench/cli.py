@@ -77,6 +77,32 @@ def _parser() -> argparse.ArgumentParser:
         "cells then run in a worker process",
     )
     run.add_argument(
+        "--executor",
+        choices=("serial", "process", "dask"),
+        default="serial",
+        help="who computes the cells: this process (serial, the default), a pool of worker "
+        "processes (process), or a Dask cluster (dask: a local one, or --scheduler's)",
+    )
+    run.add_argument(
+        "--workers",
+        type=int,
+        metavar="N",
+        help="worker processes of --executor process or of a local Dask cluster (default: "
+        "one per core, or per GPU on a GPU machine)",
+    )
+    run.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="with --executor dask: a running Dask scheduler (e.g. tcp://10.0.0.5:8786) "
+        "instead of a local cluster; the store must be a folder every worker sees",
+    )
+    run.add_argument(
+        "--devices",
+        metavar="all|N",
+        help="split each cell's lanes (settings x seeds) over all (or N) local devices; the "
+        "numbers are those of one device",
+    )
+    run.add_argument(
         "--no-report", action="store_true", help="write the tables only (no plots, no report)"
     )
     run.add_argument("--screenshots", action="store_true", help=SCREENSHOTS_HELP)
@@ -95,6 +121,20 @@ def _parser() -> argparse.ArgumentParser:
         "--bench",
         default="results/default",
         help="a suite's results folder whose recorded timing perf.md quotes (if present)",
+    )
+    executors = commands.add_parser(
+        "perf-executors",
+        help="a cold sweep with each executor, interleaved rounds: ratios against serial",
+    )
+    executors.add_argument("config", nargs="?", default="configs/default.yaml")
+    executors.add_argument("--out", default="results", help="folder for perf-executors.md")
+    executors.add_argument("--rounds", type=int, default=2, help="rounds (default 2)")
+    executors.add_argument("--workers", type=int, help="workers of process and dask")
+    executors.add_argument(
+        "--problem", action="append", default=[], metavar="GLOB", help="as for `run`"
+    )
+    executors.add_argument(
+        "--optimizer", action="append", default=[], metavar="GLOB", help="as for `run`"
     )
     check = commands.add_parser(
         "check", help="verify problems: gradients vs finite differences, f*, x*, Hessians"
@@ -218,15 +258,15 @@ def _run(args: argparse.Namespace) -> int:
     from bench.run.compile_cache import cache_directory, enable_persistent_cache
     from bench.run.sweep import SweepOptions, plan, run_suite, selected
 
-    if args.cell_timeout is not None:
-        if not (math.isfinite(args.cell_timeout) and args.cell_timeout > 0):
-            raise ConfigError(
-                [
-                    "--cell-timeout must be a finite number of seconds > 0, got "
-                    f"{args.cell_timeout!r}."
-                ]
-            )
-        # The cells run in a worker process: this one must not preallocate the accelerator.
+    if args.cell_timeout is not None and not (
+        math.isfinite(args.cell_timeout) and args.cell_timeout > 0
+    ):
+        raise ConfigError(
+            [f"--cell-timeout must be a finite number of seconds > 0, got {args.cell_timeout!r}."]
+        )
+    devices = _check_executor(args)
+    if args.cell_timeout is not None or args.executor != "serial":
+        # The cells run in worker processes: this one must not preallocate the accelerator.
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
     suite = load_suite(args.config)
     # Resolved: `--out .`, a symlink or `a/../b` name the folder that is really replaced.
@@ -237,6 +277,10 @@ def _run(args: argparse.Namespace) -> int:
         problems=tuple(args.problem),
         optimizers=tuple(args.optimizer),
         cell_timeout=args.cell_timeout,
+        executor=args.executor,
+        workers=args.workers,
+        scheduler=args.scheduler,
+        devices=devices,
         store=Path(args.store) if args.store else None,
         draw=not args.no_report,
         screenshots=args.screenshots and not args.no_report,
@@ -260,6 +304,10 @@ def _run(args: argparse.Namespace) -> int:
         print_dry_run(suite, plan(suite, cells, store, options), store, sys.stderr)
         return EXIT_OK
     _check_out(out)
+    if args.scheduler is not None:
+        from bench.run.executors.dask_cluster import check_scheduler
+
+        check_scheduler(args.scheduler)
     try:
         store.ensure()
     except StoreError as error:
@@ -286,6 +334,59 @@ def _run(args: argparse.Namespace) -> int:
     if summary.report is not None:
         print(f"report: {summary.report}", file=sys.stderr)
     return EXIT_OK
+
+
+def _check_executor(args: argparse.Namespace) -> str | None:
+    """Refuse executor flags that do not fit together, before anything runs; the
+    ``--devices`` value, checked against the devices this process sees."""
+    errors = []
+    if args.workers is not None and args.workers < 1:
+        errors.append(f"--workers must be a whole number >= 1, got {args.workers}.")
+    if args.workers is not None and args.executor == "serial":
+        errors.append(
+            f"--workers {args.workers}: the serial executor computes every cell in this "
+            "process; add --executor process (a local pool) or --executor dask."
+        )
+    if args.workers is not None and args.scheduler is not None:
+        errors.append(
+            "--workers with --scheduler: a running cluster has the workers it was started "
+            "with (`dask worker ... --nworkers N`); leave --workers out."
+        )
+    if args.scheduler is not None and args.executor != "dask":
+        errors.append(
+            f"--scheduler {args.scheduler}: only --executor dask uses a scheduler; add "
+            "--executor dask, or leave --scheduler out."
+        )
+    if args.devices is not None and args.executor != "serial":
+        errors.append(
+            f"--devices {args.devices} with --executor {args.executor}: the lanes of a cell "
+            "are split over the devices of one process; a pool gives each worker a device of "
+            "its own instead. Use one of the two."
+        )
+    if args.executor == "dask" and args.cell_timeout is not None:
+        errors.append(
+            "--cell-timeout with --executor dask: Dask cannot stop a running task; use "
+            "--executor process (a local pool whose workers are stopped at the budget)."
+        )
+    if args.executor == "dask":
+        from bench.run.executors.dask_cluster import check_installed
+
+        try:
+            check_installed()
+        except ConfigError as error:
+            errors += error.messages
+    devices = None
+    if args.devices is not None:
+        from bench.run.devices import lane_devices, parse_devices
+
+        try:
+            devices = parse_devices(args.devices)
+            lane_devices(devices)  # more than this process sees is refused now
+        except ValueError as error:
+            errors.append(f"{error}")
+    if errors:
+        raise ConfigError(errors)
+    return devices
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -480,6 +581,24 @@ def _perf(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _perf_executors(args: argparse.Namespace) -> int:
+    from bench.config import load_suite
+    from bench.perf_executors import measure_executors
+
+    suite = load_suite(args.config)  # a bad config is refused before any run
+    if args.rounds < 1 or (args.workers is not None and args.workers < 1):
+        raise ConfigError(["--rounds and --workers must be whole numbers >= 1."])
+    _check_filters(args.problem, [p.name for p in suite.problems], "--problem", "problems")
+    _check_filters(args.optimizer, [s.name for s in suite.optimizers], "--optimizer", "optimizers")
+    filters = [f"--problem={g}" for g in args.problem]
+    filters += [f"--optimizer={g}" for g in args.optimizer]
+    report = measure_executors(
+        Path(args.config), Path(args.out), args.rounds, filters, args.workers
+    )
+    print(f"report: {report}", file=sys.stderr)
+    return EXIT_OK
+
+
 COMMANDS = {
     "run": _run,
     "validate": _validate,
@@ -487,6 +606,7 @@ COMMANDS = {
     "plot": _plot,
     "check": _check,
     "perf": _perf,
+    "perf-executors": _perf_executors,
     "compare": _compare,
     "export": _export,
 }

@@ -10,6 +10,10 @@ that one failing cell is data. To make that happen at an exact place, they set
 - ``enospc:STAGE``: raise ``OSError(ENOSPC)`` there, as a full disk would;
 - ``raise:cell:GLOB`` / ``hang:cell:GLOB``: the cells whose label (`problem x optimizer`)
   matches GLOB raise an exception / sleep for an hour when they start computing;
+- ``kill:cell:GLOB``: SIGKILL the process computing such a cell (a worker of a pool, or the
+  sweep itself); ``kill-once:cell:GLOB`` only the first time, across processes: it leaves a
+  mark in the folder ``$OPTBENCH_FAULT_DIR`` (a worker that dies under a cell, then a fresh
+  worker that computes it);
 - ``raise:figure:GLOB`` / ``kill:figure:GLOB``: drawing a figure whose file name matches
   GLOB raises / SIGKILLs the drawing process of a pool (never the main process).
 
@@ -33,6 +37,7 @@ from collections import Counter
 from collections.abc import Iterator
 
 FAULT_ENV = "OPTBENCH_FAULT"
+FAULT_DIR_ENV = "OPTBENCH_FAULT_DIR"  # where kill-once faults leave their marks
 _reached: Counter[str] = Counter()
 
 
@@ -93,13 +98,30 @@ def _named_faults(stage: str, name: str) -> list[str]:
     ]
 
 
+def _first_time(mark: str) -> bool:
+    """Whether this is the first process to reach ``mark`` (a file made exclusively in
+    ``$OPTBENCH_FAULT_DIR``)."""
+    folder = os.environ.get(FAULT_DIR_ENV)
+    if not folder:
+        raise RuntimeError(f"a kill-once fault needs ${FAULT_DIR_ENV}, a folder for its marks")
+    name = "".join(c if c.isalnum() else "_" for c in mark)
+    try:
+        os.close(os.open(os.path.join(folder, name), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
+
+
 def cell_fault(label: str) -> None:
-    """Raise or hang in the cell ``label`` if ``OPTBENCH_FAULT`` asks for it (tests only)."""
+    """Raise, hang or die in the cell ``label`` if ``OPTBENCH_FAULT`` asks for it (tests
+    only)."""
     for action in _named_faults("cell", label):
         if action == "raise":
             raise RuntimeError(f"injected failure in {label}")
         if action == "hang":
             time.sleep(3600)
+        if action == "kill" or (action == "kill-once" and _first_time(f"kill-once {label}")):
+            _die()
 
 
 def figure_fault(file: str) -> None:

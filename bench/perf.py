@@ -521,6 +521,7 @@ def run_perf(
         "environment": environment(),
         "perf": {"config": raw, "notes": notes, "goals": goals},
         "bench": bench_timing(bench_dir),
+        "executors": executor_summary(out_dir),
     }
     stem = "perf" if jax.default_backend() == "cpu" else f"perf-{jax.default_backend()}"
     write_table(table, out_dir / f"{stem}.parquet", metadata)
@@ -538,6 +539,14 @@ def bench_timing(bench_dir: Path | None) -> dict[str, Any] | None:
     if not timing:
         return None
     return {"dir": str(bench_dir), "commit": metadata["environment"]["git_commit"], **timing}
+
+
+def executor_summary(out_dir: Path) -> list[dict[str, Any]] | None:
+    """The last `bench perf-executors` in ``out_dir``, summarised per executor, if any."""
+    from bench.perf_executors import TABLE, summary_rows
+
+    path = out_dir / TABLE
+    return summary_rows(pd.read_parquet(path)) if path.is_file() else None
 
 
 def goal_verdicts(table: pd.DataFrame, goals: Mapping[str, Mapping[str, float]]) -> pd.DataFrame:
@@ -650,6 +659,23 @@ def perf_markdown(table: pd.DataFrame, metadata: Mapping[str, Any]) -> str:
             f"{slowest.get('run_s', float('nan')):.2f} s).",
             "",
         ]
+    executors = metadata.get("executors")
+    if executors:
+        lines += [
+            "## Executors",
+            "",
+            "A cold sweep with each executor, from the last `bench perf-executors` (details, "
+            "and what was run, in [perf-executors.md](perf-executors.md)):",
+            "",
+            "| executor | runs | wall s (median) | x serial | cells differing from serial |",
+            "|---|---|---|---|---|",
+        ]
+        lines += [
+            f"| {r['executor']} | {r['runs']} | {r['wall_s']:.1f} | {r['wall_ratio']:.3f} | "
+            f"{r['differing_cells']} |"
+            for r in executors
+        ]
+        lines.append("")
     for cell, group in table.groupby("cell", sort=False):
         lines += [
             f"## {cell}",

@@ -8,6 +8,7 @@ process itself keeps the cache off, see conftest.py).
 from __future__ import annotations
 
 import atexit
+import contextlib
 import functools
 import hashlib
 import os
@@ -95,3 +96,15 @@ def stored_keys(store: Path) -> set[str]:
 
 def staging_debris(out: Path) -> list[Path]:
     return sorted(out.parent.glob(f".{out.name}.staging-*"))
+
+
+def processes_with(marker: str) -> list[int]:
+    """Pids whose environment (as they were started) holds ``marker``: the processes a
+    test's run started, found after the run was killed."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if marker.encode() in (entry / "environ").read_bytes():
+                    pids.append(int(entry.name))
+    return pids

@@ -27,6 +27,7 @@ from tests.helpers import (
     bench_command,
     bench_env,
     fingerprints,
+    processes_with,
     run_bench,
     snapshot,
     staging_debris,
@@ -94,17 +95,6 @@ def _errors(stderr: str) -> list[str]:
     return [line for line in stderr.splitlines() if line.startswith("error:")]
 
 
-def _processes_with(marker: str) -> list[int]:
-    """Pids whose environment (as they were started) holds ``marker``."""
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if marker.encode() in (entry / "environ").read_bytes():
-                    pids.append(int(entry.name))
-    return pids
-
-
 @pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")
 def test_a_run_killed_while_a_pool_draws_leaves_no_process_behind(previous, tmp_path):
     # Figures drawn by two processes (from a fork server); the main process is killed in
@@ -128,15 +118,15 @@ def test_a_run_killed_while_a_pool_draws_leaves_no_process_behind(previous, tmp_
     killed = run()
     assert killed.returncode == -signal.SIGKILL, killed.stderr
     deadline = time.monotonic() + 10
-    while _processes_with(marker) and time.monotonic() < deadline:
+    while processes_with(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
     _assert_previous_results(out, before, previous)
     env["OPTBENCH_FAULT"] = ""
     rerun = run()
     assert rerun.returncode == 0, rerun.stderr
     assert set(snapshot(out)) == previous.files
-    assert _processes_with(marker) == []
+    assert processes_with(marker) == []
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-import bench.run.sweep as sweep_module
+import bench.run.executors.serial as serial_executor
 from bench.config import build_suite
 from bench.results.parquet import read_metadata, read_table
 from bench.results.publish import LockedError, output_lock
@@ -149,14 +149,14 @@ def test_filters_compute_only_the_matching_cells(tmp_path):
 
 
 def test_a_cell_that_raises_is_an_error_row_and_is_rerun_only_on_request(tmp_path, monkeypatch):
-    real = sweep_module.compute_cell
+    real = serial_executor.compute_cell
 
     def flaky(cell, suite, *args):
         if cell.label == "bowl x gd":
             raise FloatingPointError("the cell blew up")
         return real(cell, suite, *args)
 
-    monkeypatch.setattr(sweep_module, "compute_cell", flaky)
+    monkeypatch.setattr(serial_executor, "compute_cell", flaky)
     out = tmp_path / "out"
     summary, log = _run(BASE, out)
     assert (summary.computed, summary.failed) == (3, 1)
@@ -168,7 +168,7 @@ def test_a_cell_that_raises_is_an_error_row_and_is_rerun_only_on_request(tmp_pat
     assert failed["reason"].str.contains("the cell blew up").all()
     assert (runs.loc[runs["status"] != "error", "status"] != "skipped").all()
 
-    monkeypatch.setattr(sweep_module, "compute_cell", real)
+    monkeypatch.setattr(serial_executor, "compute_cell", real)
     summary, log = _run(BASE, out)  # remembered, not rerun
     assert (summary.computed, summary.failed) == (0, 1)
     assert "--retry-failed reruns it" in log
@@ -196,16 +196,16 @@ def test_compiling_ahead_in_a_thread_changes_no_number_and_no_compile_count(
 
 
 def test_a_cell_whose_compile_raises_ahead_is_an_error_of_that_cell_alone(tmp_path, monkeypatch):
-    real = sweep_module.compile_for
+    real = serial_executor.compile_for
     threads = []
 
-    def failing(cell, suite):
+    def failing(cell, suite, *args):
         threads.append(threading.current_thread().name)
         if cell.label == "rosenbrock x newton":
             raise FloatingPointError("the compile blew up")
-        return real(cell, suite)
+        return real(cell, suite, *args)
 
-    monkeypatch.setattr(sweep_module, "compile_for", failing)
+    monkeypatch.setattr(serial_executor, "compile_for", failing)
     monkeypatch.setenv("OPTBENCH_COMPILE_AHEAD", "2")
     summary, log = _run(BASE, tmp_path / "out")
     assert (summary.computed, summary.failed) == (3, 1)

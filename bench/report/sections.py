@@ -224,7 +224,13 @@ def _timing_blocks(metadata: Mapping[str, Any]) -> list[Block]:
             )
             + "."
         )
-        if timing.get("compile_ahead") and "compute_s" in timing:
+        if timing.get("executor", "serial") != "serial" and "compute_s" in timing:
+            text += (
+                f" Computing the cells took {timing['compute_s']:.1f} s of wall time, with "
+                f"{timing.get('executor_description', timing['executor'])}: compile and run "
+                "seconds are summed over its workers, so their sum exceeds it."
+            )
+        elif timing.get("compile_ahead") and "compute_s" in timing:
             text += (
                 f" Computing the cells took {timing['compute_s']:.1f} s of wall time: the "
                 f"next {timing['compile_ahead']} cells compile in a second thread while a "

@@ -16,6 +16,8 @@ import optax
 # is the integer grid index in every table (the label moved to `setting_label`), and the
 # metadata lists the hyperparameter columns.
 SCHEMA_VERSION = 2
+# Set in a worker process (bench.run.devices.WorkerSetup) to the worker's name.
+WORKER_ENV = "OPTBENCH_WORKER"
 
 
 def git_commit(directory: str | Path = ".") -> str:
@@ -54,6 +56,27 @@ def cpu_model() -> str:
     return platform.processor() or "unknown"
 
 
+# Libraries that size a thread pool from the environment when they start (numpy's BLAS,
+# OpenMP). XLA:CPU sizes its own pool from the processors the process may run on.
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def available_cores() -> int:
+    """The processors this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        return os.cpu_count() or 1
+
+
+def thread_settings() -> dict[str, Any]:
+    """What sizes this process's thread pools (recorded with every cell)."""
+    return {
+        "cores": available_cores(),
+        **{name: os.environ.get(name, "") for name in THREAD_VARIABLES},
+    }
+
+
 def environment() -> dict[str, Any]:
     """The facts a reader needs to reproduce a table."""
     return {
@@ -69,5 +92,9 @@ def environment() -> dict[str, Any]:
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
         "platform": platform.platform(),
         "cpu": cpu_model(),
+        "host": platform.node(),
+        # Who computed it: the sweep's own process, or a worker of a pool or Dask cluster.
+        "worker": os.environ.get(WORKER_ENV, "main process"),
+        "threads": thread_settings(),
         "git_commit": git_commit(Path(__file__).resolve().parent),
     }

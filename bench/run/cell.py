@@ -11,6 +11,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from bench.run.compile_cache import EVENTS
 from bench.run.kernel import (
@@ -55,6 +56,7 @@ class CellResult:
     trace_s: float = float("nan")  # the parts of compile_s: Python tracing to a jaxpr,
     lower_s: float = float("nan")  # lowering it to StableHLO,
     xla_s: float = float("nan")  # and XLA's compile (or a load from the persistent cache)
+    devices: int = 1  # how many devices the lanes were split over (``--devices``)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,6 +86,7 @@ class CompiledCell:
     n_traces: int
     backend_compiles: int  # XLA compiles this cell triggered (0 on a persistent-cache hit)
     cache_hits: int
+    devices: int = 1  # the lanes of a chunk are split over this many devices
 
     @property
     def compile_s(self) -> float:
@@ -145,7 +148,20 @@ class CompiledCell:
             trace_s=self.trace_s,
             lower_s=self.lower_s,
             xla_s=self.xla_s,
+            devices=self.devices,
         )
+
+
+def lane_sharding(devices: Sequence[Any] | None) -> NamedSharding | None:
+    """The lanes axis split over ``devices`` (None for fewer than two: nothing to split).
+
+    Lanes are independent (``vmap``), so each device runs the same per-lane program on its
+    share of them; no value crosses devices until the results are gathered.
+    """
+    if devices is None or len(devices) < 2:
+        return None
+    mesh = Mesh(np.asarray(list(devices)), ("lanes",))
+    return NamedSharding(mesh, PartitionSpec("lanes"))
 
 
 def lane_bytes(
@@ -179,11 +195,14 @@ def compile_cell(
     targets: Sequence[float] = GAP_LADDER,
     max_lane_bytes: int | None = None,
     per_lane_bytes: int = 0,
+    devices: Sequence[Any] | None = None,
 ) -> CompiledCell:
     """Trace and compile one cell ahead of time (ONE compile whatever the grid and seeds).
 
     ``max_lane_bytes`` caps the memory of one chunk: with ``per_lane_bytes`` (see
-    ``lane_bytes``) it sets how many lanes run at once.
+    ``lane_bytes``) it sets how many lanes run at once. ``devices`` (two or more) splits
+    each chunk's lanes over them (``lane_sharding``), the chunk padded to a multiple of
+    their number; every lane computes what it computes alone.
     """
     traces = 0
 
@@ -193,7 +212,13 @@ def compile_cell(
 
     targets_array = np.asarray(targets, dtype=np.float64)
     run = make_run(problem, make_tx, count_evals, recording, targets_array, count_trace)
-    batched = jax.jit(jax.vmap(run))
+    sharding = lane_sharding(devices)
+    batched = (
+        jax.jit(jax.vmap(run))
+        if sharding is None
+        else jax.jit(jax.vmap(run), in_shardings=sharding, out_shardings=sharding)
+    )
+    n_devices = 1 if sharding is None else len(sharding.mesh.devices)
 
     # Host (numpy) inputs: an eager jnp conversion would be a compile of its own.
     dtype = jax.dtypes.canonicalize_dtype(np.float64)
@@ -222,6 +247,7 @@ def compile_cell(
     if max_lane_bytes is not None and per_lane_bytes > 0:
         chunk = int(np.clip(max_lane_bytes // per_lane_bytes, 1, lanes))
         chunk = int(np.ceil(lanes / np.ceil(lanes / chunk)))  # equal chunks, least padding
+    chunk = int(np.ceil(chunk / n_devices)) * n_devices  # as many lanes on every device
     example = (
         {k: v[:chunk] for k, v in hyperparams.items()},
         None if starts is None else starts[:chunk],
@@ -257,6 +283,7 @@ def compile_cell(
         traces,
         compiles_after - compiles_before,
         hits_after - hits_before,
+        n_devices,
     )
 
 

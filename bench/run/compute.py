@@ -13,6 +13,7 @@ from bench.faults import cell_fault, during
 from bench.results.environment import environment
 from bench.results.frames import curvature_frame, curves_frame, paths_frame, runs_frame
 from bench.run.cell import CellResult, CompiledCell, compile_cell, lane_bytes
+from bench.run.devices import lane_devices
 from bench.run.keys import Cell
 from bench.run.policies import (
     make_transform_factory,
@@ -23,8 +24,11 @@ from bench.run.policies import (
 from problems import Problem
 
 
-def compile_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> CompiledCell:
-    """Compile one cell (every grid point x every seed of the suite) without running it."""
+def compile_one(
+    problem: Problem, setting: OptimizerSetting, suite: Suite, devices: str | None = None
+) -> CompiledCell:
+    """Compile one cell (every grid point x every seed of the suite) without running it;
+    ``devices`` (``--devices``: None, "all" or a count) splits its lanes over devices."""
     recording = recording_for(problem, suite)
     return compile_cell(
         problem,
@@ -38,13 +42,16 @@ def compile_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> Co
         per_lane_bytes=lane_bytes(
             problem, recording, setting.entry.needs_hessian, dense_state=setting.entry.dense_state
         ),
+        devices=lane_devices(devices),
     )
 
 
-def compile_marked(problem: Problem, setting: OptimizerSetting, suite: Suite) -> CompiledCell:
+def compile_marked(
+    problem: Problem, setting: OptimizerSetting, suite: Suite, devices: str | None = None
+) -> CompiledCell:
     """`compile_one`, marked as the compile stage (where the fault tests strike)."""
     with during("compile"):
-        return compile_one(problem, setting, suite)
+        return compile_one(problem, setting, suite, devices)
 
 
 def run_one(problem: Problem, setting: OptimizerSetting, suite: Suite) -> CellResult:
@@ -85,25 +92,30 @@ def cell_info(cell: Cell, suite: Suite, result: CellResult, wall_s: float) -> di
         "xla_compiles": result.backend_compiles,
         "cache_hits": result.cache_hits,
         "chunks": result.chunks,
+        "devices": result.devices,
         "diverged": int(result.diverged.sum()),
         "computed_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "environment": environment(),
     }
 
 
-def compile_for(cell: Cell, suite: Suite) -> CompiledCell:
+def compile_for(cell: Cell, suite: Suite, devices: str | None = None) -> CompiledCell:
     """Compile one cell of a sweep (`compile_marked`)."""
-    return compile_marked(cell.problem, cell.setting, suite)
+    return compile_marked(cell.problem, cell.setting, suite, devices)
 
 
 def compute_cell(
-    cell: Cell, suite: Suite, compiled: Callable[[Cell], CompiledCell] | None = None
+    cell: Cell,
+    suite: Suite,
+    compiled: Callable[[Cell], CompiledCell] | None = None,
+    devices: str | None = None,
 ) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     """Compute one cell from scratch: (its tables, its part.json info). ``compiled`` hands
-    out the cell's program (``bench.run.ahead``); None: compile it here."""
+    out the cell's program (``bench.run.ahead``); None: compile it here, its lanes split over
+    ``devices``."""
     start = time.perf_counter()
     cell_fault(cell.label)
-    program = compile_for(cell, suite) if compiled is None else compiled(cell)
+    program = compile_for(cell, suite, devices) if compiled is None else compiled(cell)
     result = program.result()
     tables = cell_tables(cell.problem, cell.setting, suite, result)
     return tables, cell_info(cell, suite, result, time.perf_counter() - start)

@@ -4,51 +4,13 @@ written."""
 
 from __future__ import annotations
 
-import statistics
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Sequence
+from typing import TextIO
 
 from bench.config import Suite
 from bench.results.store import CellStore
-from bench.run.sweep import COMPUTE, FAILED, REUSE, SKIP, Planned, cell_cost
-
-
-def _rate(timings: Iterable[Mapping[str, Any]]) -> tuple[float, float] | None:
-    """(median compile seconds, median run seconds per lane-step) of some stored cells.
-
-    Compile seconds come from cells that really compiled (not loaded from JAX's cache): a
-    new cell compiles.
-    """
-    compile_s, per_cost = [], []
-    for t in timings:
-        cost = float(t.get("lanes", 0)) * float(t.get("steps", 0))
-        if cost > 0 and "compile_s" in t and "run_s" in t:
-            if not t.get("cache_hits"):
-                compile_s.append(float(t["compile_s"]))
-            per_cost.append(float(t["run_s"]) / cost)
-    if not per_cost:
-        return None
-    return (statistics.median(compile_s) if compile_s else 0.0), statistics.median(per_cost)
-
-
-def estimate_seconds(
-    planned: Planned, suite: Suite, timings: Sequence[Mapping[str, Any]]
-) -> tuple[float, str] | None:
-    """(seconds, from what) for one cell to compute, or None with no timing to go by."""
-    kind = suite.raw["problems"][planned.cell.problem_index]["kind"]
-    optimizer = planned.cell.setting.entry.name
-    for label, pick in (
-        (
-            "same problem kind and optimizer",
-            lambda t: (t.get("problem_kind"), t.get("optimizer_kind")) == (kind, optimizer),
-        ),
-        ("same optimizer", lambda t: t.get("optimizer_kind") == optimizer),
-        ("any stored cell", lambda t: True),
-    ):
-        rate = _rate(t for t in timings if pick(t))
-        if rate is not None:
-            return rate[0] + rate[1] * cell_cost(planned.cell, suite), label
-    return None
+from bench.run.costs import cell_cost, estimate_seconds
+from bench.run.sweep import COMPUTE, FAILED, REUSE, SKIP, Planned
 
 
 def print_dry_run(suite: Suite, plans: Sequence[Planned], store: CellStore, log: TextIO) -> None:
@@ -67,7 +29,7 @@ def print_dry_run(suite: Suite, plans: Sequence[Planned], store: CellStore, log:
         else:
             cost = cell_cost(planned.cell, suite)
             total_cost += cost
-            estimate = estimate_seconds(planned, suite, timings)
+            estimate = estimate_seconds(planned.cell, suite, timings)
             if estimate is None:
                 unknown += 1
                 guess = "no timing in the store yet"

@@ -8,7 +8,9 @@ dtype, seeds, targets), the numerics versions of the problem's and the optimizer
 (``problems.NUMERICS_VERSIONS``, ``optimizers.NUMERICS_VERSIONS``), the runner's, and the
 libraries' versions and backend. It leaves out what only labels results (entry names, the
 suite's name and description, the position of an entry in the YAML) and what only decides
-how the lanes are scheduled (chunking by memory).
+how the lanes are scheduled (chunking by memory). Splitting the lanes over devices
+(``--devices``) is in it: XLA compiles a program for the smaller per-device batch, and a
+batch of another size can round differently in the last bit (matrix products over the lanes).
 
 Every value is canonical JSON: mapping keys sorted, numbers as the config checker coerced
 them (``1e-3`` and ``0.001`` are one value), so the key does not depend on key order or
@@ -143,10 +145,13 @@ def optimizer_spec(setting: OptimizerSetting) -> dict[str, Any]:
     }
 
 
-def protocol_spec(suite: Suite, problem: Problem) -> dict[str, Any]:
-    """The suite-level settings that determine a cell's numbers."""
+def protocol_spec(suite: Suite, problem: Problem, lane_devices: int = 1) -> dict[str, Any]:
+    """The suite-level settings that determine a cell's numbers (and the devices its lanes
+    are split over, when more than one: the per-device batch is compiled apart)."""
     recording = recording_for(problem, suite)
+    split = {"lane_devices": lane_devices} if lane_devices > 1 else {}
     return {
+        **split,
         "steps": suite.steps,
         "record_steps": recording.steps.tolist(),
         "path": recording.path,
@@ -190,14 +195,16 @@ def _cell_spec(problem: Any, optimizer: Any, protocol: Any) -> dict[str, Any]:
     }
 
 
-def cell_key(suite: Suite, problem_index: int, setting: OptimizerSetting) -> str:
-    """The key of one cell of ``suite``."""
+def cell_key(
+    suite: Suite, problem_index: int, setting: OptimizerSetting, lane_devices: int = 1
+) -> str:
+    """The key of one cell of ``suite`` (its lanes split over ``lane_devices``)."""
     problem = suite.problems[problem_index]
     return digest(
         _cell_spec(
             problem_spec(suite, problem_index),
             optimizer_spec(setting),
-            protocol_spec(suite, problem),
+            protocol_spec(suite, problem, lane_devices),
         )
     )
 
@@ -214,14 +221,16 @@ def surface_key(suite: Suite, problem_index: int) -> str:
     )
 
 
-def suite_cells(suite: Suite) -> list[Cell]:
+def suite_cells(suite: Suite, lane_devices: int = 1) -> list[Cell]:
     """Every cell of the suite, problems outer, optimizer entries inner (the YAML order).
 
     The keys are ``cell_key``'s; each problem's and each entry's part of the spec is made
     canonical once, not once per cell (a 500-cell suite walked 160,000 values otherwise).
     """
     problem_specs = [canonical(problem_spec(suite, i)) for i in range(len(suite.problems))]
-    protocol_specs = [canonical(protocol_spec(suite, problem)) for problem in suite.problems]
+    protocol_specs = [
+        canonical(protocol_spec(suite, problem, lane_devices)) for problem in suite.problems
+    ]
     entry_specs = [canonical(optimizer_spec(setting)) for setting in suite.optimizers]
     return [
         Cell(

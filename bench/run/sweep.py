@@ -42,13 +42,12 @@ from bench.results.publish import (
 )
 from bench.results.store import CellStore, Part, default_store
 from bench.results.surfaces import surface_frame
-from bench.run.ahead import CompileAhead, cells_ahead
-from bench.run.compile_cache import cache_directory
-from bench.run.compute import compile_for, compute_cell
+from bench.run.costs import cell_cost, largest_first
+from bench.run.devices import lane_split
+from bench.run.executors import ExecutorOptions, make_executor
 from bench.run.keys import Cell, digest, suite_cells, surface_key
 from bench.run.policies import kept_settings, skip_reason, targets_for
 from bench.run.progress import Progress
-from bench.run.worker import Worker, failure_reason
 from problems import surface_class
 
 # What a plan does with a cell.
@@ -69,9 +68,24 @@ class SweepOptions:
     problems: tuple[str, ...] = ()  # globs over problem names; empty: all
     optimizers: tuple[str, ...] = ()  # globs over optimizer entry names; empty: all
     cell_timeout: float | None = None  # seconds per cell, compile included (a worker process)
+    executor: str = "serial"  # who computes the cells: serial, process or dask
+    workers: int | None = None  # process / dask: worker processes (None: one per core)
+    scheduler: str | None = None  # dask: a running scheduler's address
+    devices: str | None = None  # "all" or a count: split each cell's lanes over devices
     store: Path | None = None  # the cell store; None: default_store(out)
     draw: bool = True  # plots and report (False: tables only)
     screenshots: bool = False  # pictures of report.html's key sections (bench.report.browser)
+
+    def executor_options(self) -> ExecutorOptions:
+        """What the executor takes of these options."""
+        return ExecutorOptions(
+            name=self.executor,
+            workers=self.workers,
+            scheduler=self.scheduler,
+            devices=self.devices,
+            cell_timeout=self.cell_timeout,
+            force=self.force,
+        )
 
 
 @dataclasses.dataclass
@@ -110,14 +124,9 @@ def selected(suite: Suite, options: SweepOptions) -> list[Cell]:
 
     return [
         c
-        for c in suite_cells(suite)
+        for c in suite_cells(suite, lane_split(options.devices))
         if matches(c.problem.name, options.problems) and matches(c.setting.name, options.optimizers)
     ]
-
-
-def cell_cost(cell: Cell, suite: Suite) -> float:
-    """The runner's cost model of a cell: lanes x steps (one value_and_grad each)."""
-    return float(max(len(cell.setting.settings()), 1) * len(suite.seeds) * suite.steps)
 
 
 def plan(
@@ -229,52 +238,6 @@ def suite_metadata(suite: Suite, cells: Sequence[Cell]) -> dict[str, Any]:
     }
 
 
-class _Executor:
-    """Computes the planned cells: in this process (the next cells compiling ahead in a
-    thread, ``bench.run.ahead``), or in a worker when a budget is set."""
-
-    def __init__(self, suite: Suite, store: CellStore, options: SweepOptions, todo: list[Cell]):
-        self._suite, self._store, self._options = suite, store, options
-        self._keys = [cell.key for cell in todo]
-        self._worker: Worker | None = None
-        self.ahead_depth = cells_ahead() if options.cell_timeout is None else 0
-        self._ahead = CompileAhead(todo, lambda cell: compile_for(cell, suite), self.ahead_depth)
-
-    def compute(self, cell: Cell) -> tuple[str, str, Part | None]:
-        """(status, reason, part): `done` with the part as stored, or `error` / `timeout`."""
-        replace = self._options.force
-        if self._options.cell_timeout is None:
-            try:
-                tables, info = compute_cell(cell, self._suite, self._ahead.compiled)
-            except Exception as error:  # a failing cell is data, never a lost sweep
-                self._ahead.forget(cell)
-                return "error", failure_reason(error), None
-            return "done", "", self._store.save(cell.key, tables, info, replace=replace)
-        if self._worker is None or not self._worker.alive:
-            try:
-                self._worker = Worker(self._suite, self._store.root, cache_directory(), self._keys)
-            except RuntimeError as error:
-                return "error", f"the worker process could not start: {error}", None
-        answer = self._worker.compute(cell.key, self._options.cell_timeout, replace=replace)
-        if not self._worker.alive:
-            self._worker = None
-        if answer.status != "done":
-            return answer.status, answer.reason, None
-        # The worker wrote the part; read it back (a run sharing the store may be renaming
-        # the same key into place at this instant: try again briefly).
-        for _ in range(20):
-            part, problem = self._store.load(cell.key)
-            if part is not None:
-                return "done", "", part
-            time.sleep(0.1)
-        return "error", f"the part the worker wrote does not read back: {problem}", None
-
-    def close(self) -> None:
-        self._ahead.close()
-        if self._worker is not None:
-            self._worker.close()
-
-
 def _what(cell: Cell, suite: Suite) -> str:
     n = max(len(cell.setting.settings()), 1)
     return f"{n} setting{'s' * (n != 1)} x {len(suite.seeds)} seed{'s' * (len(suite.seeds) != 1)}"
@@ -282,11 +245,12 @@ def _what(cell: Cell, suite: Suite) -> str:
 
 def _compute_all(
     suite: Suite, plans: list[Planned], store: CellStore, options: SweepOptions, log: TextIO
-) -> dict[str, float]:
-    """Compute the COMPUTE cells (writing each to the store); print a line for every cell."""
+) -> dict[str, Any]:
+    """Compute the COMPUTE cells (each written to the store by whoever computes it); print
+    a line for every cell: the others first, in the suite's order, then each computed cell
+    as it finishes."""
     todo = [p for p in plans if p.action == COMPUTE]
     progress = Progress(len(plans), sum(cell_cost(p.cell, suite) for p in todo), log)
-    executor = _Executor(suite, store, options, [p.cell for p in todo])
     totals: dict[str, Any] = {
         "compile_s": 0.0,
         "trace_s": 0.0,
@@ -297,40 +261,54 @@ def _compute_all(
         "cache_hits": 0,
     }
     summed = tuple(totals)
-    # A setting of the run beside the sums (how many cells compiled ahead), not a sum.
-    totals["compile_ahead"] = executor.ahead_depth
     slowest: dict[str, Any] | None = None
+    index = {id(p): i for i, p in enumerate(plans, 1)}
+    for planned in plans:
+        head = progress.start(index[id(planned)], planned.cell.label, "")
+        if planned.action == SKIP:
+            progress.line(f"{head}skipped: {planned.reason}")
+        elif planned.action == REUSE:
+            info = planned.part.info if planned.part else {}
+            progress.line(
+                f"{head}reused from the store (computed {info.get('computed_at', '?')}; "
+                f"compile {info.get('compile_s', 0):.2f} s, run {info.get('run_s', 0):.2f} s)"
+            )
+        elif planned.action == FAILED:
+            progress.line(
+                f"{head}{planned.status} in an earlier run ({planned.reason}); "
+                "--retry-failed reruns it"
+            )
     computing = time.perf_counter()
+    executor = make_executor(suite, store, options.executor_options(), [p.cell for p in todo])
+    # A setting of the run beside the sums (who computed, how), not a sum.
+    totals["executor"] = options.executor
+    totals["executor_description"] = executor.describe()
+    totals["compile_ahead"] = executor.compile_ahead
+    if todo:
+        progress.line(f"computing {len(todo)} cells with {totals['executor_description']}")
+    by_key = {p.cell.key: p for p in todo}
+    cells = [p.cell for p in todo]
+    if executor.parallel:
+        cells = largest_first(cells, suite, list(store.timings()))
     try:
-        for index, planned in enumerate(plans, 1):
-            cell = planned.cell
-            head = progress.start(index, cell.label, "")
-            if planned.action == SKIP:
-                progress.line(f"{head}skipped: {planned.reason}")
-                continue
-            if planned.action == REUSE:
-                info = planned.part.info if planned.part else {}
-                progress.line(
-                    f"{head}reused from the store (computed {info.get('computed_at', '?')}; "
-                    f"compile {info.get('compile_s', 0):.2f} s, run {info.get('run_s', 0):.2f} s)"
-                )
-                continue
-            if planned.action == FAILED:
-                progress.line(
-                    f"{head}{planned.status} in an earlier run ({planned.reason}); "
-                    "--retry-failed reruns it"
-                )
-                continue
+        for planned in todo:
             if planned.note:
+                head = progress.start(index[id(planned)], planned.cell.label, "")
                 progress.line(f"{head}recomputed: {planned.note}")
-            store.forget_failure(cell.key)
+            store.forget_failure(planned.cell.key)
             planned.fresh = True
-            status, reason, part = executor.compute(cell)
+        for outcome in executor.run(cells):
+            planned = by_key[outcome.cell.key]
+            cell = planned.cell
+            head = progress.start(index[id(planned)], cell.label, "")
+            if outcome.status == "lost":
+                progress.line(f"{head}{outcome.reason}")
+                continue
             tail = progress.advance(cell_cost(cell, suite))
-            if status == "done":
-                planned.part = part
+            if outcome.status == "done":
+                planned.part = outcome.part
                 planned.action = REUSE
-                info = planned.part.info
+                info = outcome.part.info if outcome.part is not None else {}
                 for name in summed:
                     totals[name] += info.get(name, 0)
                 cost = info["compile_s"] + info["run_s"]
@@ -346,17 +324,19 @@ def _compute_all(
                         if info.get("chunks", 1) > 1
                         else ""
                     )
+                    + (f", over {info['devices']} devices" if info.get("devices", 1) > 1 else "")
                     + f" {tail}"
                 )
             else:
                 store.save_failure(
                     cell.key,
-                    status,
-                    reason,
+                    outcome.status,
+                    outcome.reason,
                     {"problem": cell.problem.name, "optimizer": cell.setting.name},
                 )
-                planned.action, planned.status, planned.reason = FAILED, status, reason
-                progress.line(f"{head}{status}: {reason} {tail}")
+                planned.action, planned.status = FAILED, outcome.status
+                planned.reason = outcome.reason
+                progress.line(f"{head}{outcome.status}: {outcome.reason} {tail}")
             checkpoint("cell-done")
     finally:
         executor.close()

@@ -1,7 +1,7 @@
-"""A worker process that computes cells and writes their parts itself: what makes a per-cell
-time budget (``--cell-timeout``) real. A cell over its budget is stopped by killing the
-worker, which no in-process timer can do to a running XLA computation; the next cell gets a
-fresh worker.
+"""A worker process that computes cells and writes their parts itself: the pool of
+``--executor process`` (``bench.run.executors.pool``), and what makes a per-cell time budget
+(``--cell-timeout``) real. A cell over its budget is stopped by killing the worker, which no
+in-process timer can do to a running XLA computation; the next cell gets a fresh worker.
 
 The worker is started with the ``spawn`` method (a fresh interpreter: never ``fork`` a
 process in which JAX has started threads). It gets the suite's parsed config over the pipe
@@ -16,7 +16,6 @@ import contextlib
 import ctypes
 import math
 import multiprocessing
-import os
 import signal
 import sys
 import time
@@ -25,9 +24,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bench.config import Suite
+from bench.run.devices import WorkerSetup
+
+if TYPE_CHECKING:
+    from bench.config import Suite
 
 # How long a worker may take to import JAX and load the suite before it counts as broken.
 STARTUP_TIMEOUT_S = 300.0
@@ -43,29 +45,36 @@ def failure_reason(error: BaseException) -> str:
     return (text[:300] + "...") if len(text) > 300 else text + where
 
 
-def _die_with_parent() -> None:
+def die_with_parent() -> None:
+    """Ask Linux to SIGKILL this process when its parent exits."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def _serve(
-    connection: Connection, raw: Mapping[str, Any], source: str, store: str, cache: str | None
+    connection: Connection,
+    raw: Mapping[str, Any],
+    source: str,
+    store: str,
+    cache: str | None,
+    setup: WorkerSetup,
 ) -> None:
-    _die_with_parent()
-    # One worker per device at most here, and the driver may hold the device too: never
-    # preallocate most of an accelerator's memory (read when JAX starts its backend).
-    os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    die_with_parent()
+    # Threads, the accelerator this worker may see, no memory preallocation: all read when
+    # JAX starts its backend, which nothing has done yet in this fresh interpreter.
+    setup.apply()
     from bench.config import build_suite
     from bench.results.store import CellStore
     from bench.run.compile_cache import enable_persistent_cache
     from bench.run.compute import compute_cell
+    from bench.run.devices import lane_split
     from bench.run.keys import suite_cells
 
     try:
         suite = build_suite(raw, source=source)
         enable_persistent_cache(None if cache is None else Path(cache))
-        cells = {cell.key: cell for cell in suite_cells(suite)}
+        cells = {cell.key: cell for cell in suite_cells(suite, lane_split(setup.devices))}
         store_ = CellStore(Path(store))
     except Exception as error:
         connection.send(("failed", failure_reason(error)))
@@ -77,7 +86,7 @@ def _serve(
             return
         key, replace = request
         try:
-            tables, info = compute_cell(cells[key], suite)
+            tables, info = compute_cell(cells[key], suite, devices=setup.devices)
             store_.save(key, tables, info, replace=replace)
             connection.send(("done", {}))
         except Exception as error:  # a failing cell is data: report it, serve the next one
@@ -90,17 +99,27 @@ class Answer:
 
     status: str  # done, error, timeout
     reason: str = ""
+    lost: bool = False  # the worker died under the cell (not the cell's own exception)
 
 
 class Worker:
-    """One spawned worker process; ``compute`` sends a cell and waits at most ``timeout``.
+    """One spawned worker process. It starts at once; ``wait_ready`` waits until it has
+    loaded the suite. ``compute`` sends a cell and waits for it; a pool instead ``send``s,
+    waits on ``connection`` with others, and ``receive``s.
 
-    Raises RuntimeError when the worker cannot start (the caller records the cell as an
-    error and tries a fresh worker for the next one).
+    ``wait_ready`` raises RuntimeError when the worker cannot start (the caller records the
+    cell as an error and tries a fresh worker for the next one).
     """
 
-    def __init__(self, suite: Suite, store_root: Path, cache: Path | None, keys: list[str]):
+    def __init__(
+        self,
+        suite: Suite,
+        store_root: Path,
+        cache: Path | None,
+        setup: WorkerSetup | None = None,
+    ):
         context = multiprocessing.get_context("spawn")
+        self.setup = setup or WorkerSetup()
         self._connection, child = context.Pipe()
         self._process = context.Process(
             target=_serve,
@@ -110,14 +129,19 @@ class Worker:
                 suite.source,
                 str(store_root),
                 None if cache is None else str(cache),
+                self.setup,
             ),
             daemon=True,
         )
         self._process.start()
         child.close()
+
+    def wait_ready(self, keys: list[str], timeout: float = STARTUP_TIMEOUT_S) -> None:
+        """Wait until the worker has loaded the suite; RuntimeError if it cannot, or if it
+        computes other cell keys than ``keys`` (another version of a library, XLA_FLAGS)."""
         try:
-            if not self._connection.poll(STARTUP_TIMEOUT_S):
-                raise RuntimeError(f"no answer within {STARTUP_TIMEOUT_S:.0f} s")
+            if not self._connection.poll(timeout):
+                raise RuntimeError(f"no answer within {timeout:.0f} s")
             status, payload = self._connection.recv()
         except (EOFError, OSError):
             self.stop()
@@ -134,24 +158,41 @@ class Worker:
             self.stop()
             raise RuntimeError("it computed other cell keys than this process")
 
+    @property
+    def connection(self) -> Connection:
+        """What ``multiprocessing.connection.wait`` watches for this worker's answer."""
+        return self._connection
+
+    def send(self, key: str, replace: bool = False) -> None:
+        """Ask for one cell (OSError or EOFError if the worker is gone)."""
+        self._connection.send((key, replace))
+
+    def receive(self) -> Answer:
+        """The answer to the cell sent, once ``connection`` is ready; `error` if the worker
+        died (it is stopped then)."""
+        try:
+            status, payload = self._connection.recv()
+        except (EOFError, OSError):  # the worker died in the cell (or between cells)
+            self.stop()
+            return Answer(
+                "error",
+                f"the worker process died (exit code {self._process.exitcode})",
+                lost=True,
+            )
+        return Answer(status, "" if status == "done" else str(payload))
+
     def compute(self, key: str, timeout: float, replace: bool = False) -> Answer:
         """Compute one cell in the worker; a timeout kills the worker (start a new one)."""
         start = time.perf_counter()
         try:
-            self._connection.send((key, replace))
+            self.send(key, replace)
             ready = self._connection.poll(timeout if math.isfinite(timeout) else None)
-            if not ready:
-                self.stop()
-                return Answer(
-                    "timeout",
-                    f"ran past --cell-timeout {timeout:g} s; stopped after "
-                    f"{time.perf_counter() - start:.1f} s",
-                )
-            status, payload = self._connection.recv()
-        except (EOFError, OSError):  # the worker died in the cell (or between cells)
+        except (EOFError, OSError):
+            return self.receive()
+        if not ready:
             self.stop()
-            return Answer("error", f"the worker process died (exit code {self._process.exitcode})")
-        return Answer(status, "" if status == "done" else str(payload))
+            return timed_out(timeout, time.perf_counter() - start)
+        return self.receive()
 
     @property
     def alive(self) -> bool:
@@ -172,3 +213,8 @@ class Worker:
                 self._connection.send(None)
             self._process.join(10)
         self.stop()
+
+
+def timed_out(budget: float, after: float) -> Answer:
+    """The answer for a cell stopped at its budget."""
+    return Answer("timeout", f"ran past --cell-timeout {budget:g} s; stopped after {after:.1f} s")

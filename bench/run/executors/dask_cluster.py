@@ -1,0 +1,201 @@
+"""``--executor dask``: cells as tasks on a Dask distributed cluster.
+
+Without ``--scheduler`` a ``LocalCluster`` is started on 127.0.0.1 with one single-threaded
+worker process per core (``--workers``); with it, the cluster at that address is used, its
+workers started with Dask's own commands (README). Each task is one cell, named by its key
+(``optbench-cell-KEY``), so a cell submitted twice, by this run or another one sharing the
+cluster, is computed once. A worker loads the suite from the config sent with the task,
+computes the cell and writes its part into the store itself: on a cluster of several
+machines the store must be a folder they all see (``--store``). A worker that dies under a
+cell is replaced by its nanny and the cell rescheduled, once (the scheduler's
+``allowed-failures``); a second death makes it an ``error``. What runs on the workers is in
+``bench.run.executors.dask_worker``.
+
+Dask is an optional extra (``pip install -e '.[dask]'``; ``make`` installs it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from bench.config import ConfigError, Suite
+from bench.results.environment import available_cores
+from bench.results.store import CellStore
+from bench.run.compile_cache import cache_directory
+from bench.run.devices import WorkerSetup, accelerators, worker_setups
+from bench.run.executors.base import ExecutorOptions, Outcome
+from bench.run.keys import Cell
+
+# Seconds to wait for a scheduler to answer ($OPTBENCH_DASK_TIMEOUT overrides it).
+CONNECT_TIMEOUT_S = 10.0
+TIMEOUT_ENV = "OPTBENCH_DASK_TIMEOUT"
+TASK_PREFIX = "optbench-cell-"
+# How often a cell's worker may die before the cell is an error (Dask counts the deaths).
+ALLOWED_FAILURES = 1
+INSTALL_HINT = "install the optional extra: `.venv/bin/pip install -e '.[dask]'` (make does)"
+
+
+def connect_timeout() -> float:
+    """$OPTBENCH_DASK_TIMEOUT seconds (a number > 0), else ``CONNECT_TIMEOUT_S``."""
+    try:
+        value = float(os.environ.get(TIMEOUT_ENV, ""))
+    except ValueError:
+        return CONNECT_TIMEOUT_S
+    return value if value > 0 else CONNECT_TIMEOUT_S
+
+
+def check_installed() -> None:
+    """ConfigError unless ``distributed`` can be imported."""
+    import importlib.util
+
+    if importlib.util.find_spec("distributed") is None:
+        raise ConfigError([f"--executor dask: Dask distributed is not installed; {INSTALL_HINT}."])
+
+
+def check_scheduler(address: str) -> None:
+    """Ask the scheduler at ``address`` who it is; ConfigError (one paragraph) unless a Dask
+    scheduler answers within ``connect_timeout()`` seconds.
+
+    A raw identity request under a deadline: ``distributed.Client(address, timeout=...)``
+    waits without end on a socket that accepts a connection but never speaks.
+    """
+    check_installed()
+    import asyncio
+
+    from distributed.comm import connect
+
+    timeout = connect_timeout()
+
+    async def identity() -> dict:
+        comm = await asyncio.wait_for(connect(address, timeout=timeout), timeout)
+        try:
+            await asyncio.wait_for(comm.write({"op": "identity", "reply": True}), timeout)
+            return await asyncio.wait_for(comm.read(), timeout)
+        finally:
+            comm.abort()
+
+    try:
+        reply = asyncio.run(identity())
+        what = reply.get("type") if isinstance(reply, dict) else None
+        if what != "Scheduler":
+            raise ValueError(f"it answered as {what or 'something else'}, not a Scheduler")
+    except Exception as error:  # OSError, TimeoutError, ValueError for a malformed address
+        text = str(error).strip().splitlines()[0][:200] if str(error).strip() else "no answer"
+        raise ConfigError(
+            [
+                f"--scheduler {address}: no Dask scheduler answered within {timeout:g} s "
+                f"({type(error).__name__}: {text}). Give the address a running `dask "
+                "scheduler` prints (e.g. tcp://10.0.0.5:8786), or leave --scheduler out for a "
+                "local cluster."
+            ]
+        ) from None
+
+
+# -- in the sweep --------------------------------------------------------------------------
+
+
+class DaskExecutor:
+    """Cells as Dask tasks, the biggest first (task priorities)."""
+
+    parallel = True
+    compile_ahead = 0
+
+    def __init__(self, suite: Suite, store: CellStore, options: ExecutorOptions):
+        check_installed()
+        self._suite, self._store, self._options = suite, store, options
+        self._cluster: Any = None
+        self._client: Any = None
+        self._workers = options.workers or available_cores()
+        self._setups = worker_setups(self._workers, options.devices, accelerators())
+
+    def describe(self) -> str:
+        if self._options.scheduler:
+            return f"dask: the cluster at {self._options.scheduler}, the biggest cells first"
+        return (
+            f"dask: a local cluster on 127.0.0.1 of {self._workers} worker process"
+            f"{'es' * (self._workers != 1)} (one thread each), the biggest cells first"
+        )
+
+    def _connect(self) -> Any:
+        import dask
+        from distributed import Client, LocalCluster
+
+        from bench.run.executors.dask_worker import WorkerSetupPlugin
+
+        if self._options.scheduler:
+            return Client(self._options.scheduler, timeout=connect_timeout(), set_as_default=False)
+        with dask.config.set({"distributed.worker.daemon": True}):
+            self._cluster = LocalCluster(
+                n_workers=self._workers,
+                threads_per_worker=1,  # a cell uses the cores by itself
+                processes=True,
+                host="127.0.0.1",
+                dashboard_address=None,
+                silence_logs=logging.ERROR,
+                memory_limit=0,  # the sweep's own memory budget caps each cell
+                env=dict(self._setups[0].environment),
+                scheduler_kwargs={"allowed_failures": ALLOWED_FAILURES},
+            )
+        client = Client(self._cluster, set_as_default=False)
+        # Each worker's own setup (its accelerator) before it starts JAX's backend; a
+        # plugin, so that a worker its nanny restarts gets it too.
+        client.register_plugin(WorkerSetupPlugin(self._setups))
+        return client
+
+    def run(self, cells: Sequence[Cell]) -> Iterator[Outcome]:
+        from distributed import as_completed
+
+        from bench.run.executors.dask_worker import compute_on_worker
+
+        self._client = self._connect()
+        setup = WorkerSetup("dask worker", {}, self._options.devices)
+        raw, source = dict(self._suite.raw), self._suite.source
+        store, cache = str(self._store.root), cache_directory()
+        futures = {}
+        for rank, cell in enumerate(cells):
+            future = self._client.submit(
+                compute_on_worker,
+                raw,
+                source,
+                store,
+                None if cache is None else str(cache),
+                cell.key,
+                self._options.force,
+                setup,
+                key=TASK_PREFIX + cell.key,
+                priority=len(cells) - rank,  # higher runs first: the sweep's order
+                retries=0,
+            )
+            futures[future.key] = (cell, future)
+        for future in as_completed([f for _, f in futures.values()], loop=self._client.loop):
+            cell = futures[future.key][0]
+            try:
+                status, reason = future.result()
+            except Exception as error:  # KilledWorker: its workers died, twice
+                message = str(error).strip().splitlines()[0] if str(error).strip() else ""
+                yield Outcome(cell, "error", f"{type(error).__name__}: {message}"[:300])
+                continue
+            if status != "done":
+                yield Outcome(cell, status, reason)
+                continue
+            part, problem = self._store.load(cell.key)
+            if part is None:
+                yield Outcome(
+                    cell,
+                    "error",
+                    f"the part the worker wrote does not read back here: {problem} (on a "
+                    "cluster of several machines, --store must be a folder they all see)",
+                )
+                continue
+            yield Outcome(cell, "done", part=part)
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+        if self._cluster is not None:
+            self._cluster.close()
+            self._cluster = None

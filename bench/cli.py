@@ -18,6 +18,7 @@ from pathlib import Path
 
 from bench.config import ConfigError
 from bench.results.publish import LockedError
+from bench.run.executors.base import ExecutorError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 SCREENSHOTS_HELP = (
@@ -100,7 +101,8 @@ def _parser() -> argparse.ArgumentParser:
         "--devices",
         metavar="all|N",
         help="split each cell's lanes (settings x seeds) over all (or N) local devices; the "
-        "numbers are those of one device",
+        "numbers are those of one device to within rounding (the device count is in the "
+        "cell key)",
     )
     run.add_argument(
         "--no-report", action="store_true", help="write the tables only (no plots, no report)"
@@ -264,10 +266,11 @@ def _run(args: argparse.Namespace) -> int:
         raise ConfigError(
             [f"--cell-timeout must be a finite number of seconds > 0, got {args.cell_timeout!r}."]
         )
-    devices = _check_executor(args)
     if args.cell_timeout is not None or args.executor != "serial":
-        # The cells run in worker processes: this one must not preallocate the accelerator.
+        # The cells run in worker processes: this one must not preallocate the accelerator
+        # (read when JAX starts its backend, which checking --devices does).
         os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+    devices = _check_executor(args)
     suite = load_suite(args.config)
     # Resolved: `--out .`, a symlink or `a/../b` name the folder that is really replaced.
     out = (Path(args.out) if args.out else Path("results") / suite.name).resolve()
@@ -622,6 +625,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except LockedError as error:
         print(f"error: {error}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except ExecutorError as error:
+        print(f"error: {error}; the output folder holds its previous results.", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print(
             "interrupted; finished cells are in the store, the folder is as it was", file=sys.stderr

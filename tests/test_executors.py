@@ -31,7 +31,7 @@ from tests.helpers import (
 SUITE = """
 name: executors
 steps: 30
-seeds: 2
+seeds: 3                # newton's 3 lanes do not split evenly over 2 devices
 target: 1.0e-6
 record_every: 5
 problems:
@@ -129,6 +129,7 @@ def test_every_executor_computes_the_tables_of_a_serial_run(
     infos = [_info(store, key) for key in stored_keys(store)]
     workers = {info["environment"]["worker"] for info in infos}
     assert len(infos) == CELLS and "main process" not in workers
+    assert len(workers) == 2  # both workers computed cells
     assert all(info["environment"]["threads"]["OMP_NUM_THREADS"] == "1" for info in infos)
 
 
@@ -349,3 +350,44 @@ def test_a_sweep_killed_mid_way_leaves_no_worker_and_a_rerun_computes_only_the_r
     t = timing(out)
     assert (t["cells_run"], t["cells_reused"]) == (CELLS - len(stored), len(stored))
     _assert_same_tables(serial, out)
+
+
+def test_a_pool_stops_a_cell_at_its_budget_while_the_other_worker_goes_on(
+    tmp_path: Path, serial: Path
+):
+    done, out = _run(
+        tmp_path,
+        "budget",
+        "--executor", "process", "--workers", "2", "--cell-timeout", "20",
+        env={"OPTBENCH_FAULT": "hang:cell:bowl x adam"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "bowl x adam: timeout: ran past --cell-timeout 20 s" in done.stderr
+    t = timing(out)
+    assert (t["cells_run"], t["cells_failed"]) == (CELLS - 1, 1)
+    runs = read_table(out / "runs.parquet")[0]
+    hung = runs[(runs["problem"] == "bowl") & (runs["optimizer"] == "adam")]
+    assert set(hung["status"]) == {"timeout"}
+    others = runs.drop(hung.index)
+    assert set(others["status"]) <= {"converged", "diverged", "max_steps"}
+
+
+def test_dask_records_a_cell_that_kills_its_workers_as_an_error(tmp_path: Path):
+    done, out = _run(
+        tmp_path,
+        "dask",
+        "--executor", "dask", "--workers", "2",
+        env={"OPTBENCH_FAULT": "kill:cell:bowl x adam"},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "bowl x adam: error: KilledWorker" in done.stderr
+    t = timing(out)
+    assert (t["cells_run"], t["cells_failed"]) == (CELLS - 1, 1)
+
+
+def test_a_dask_rerun_with_nothing_to_compute_starts_no_cluster(tmp_path: Path):
+    first, _ = _run(tmp_path, "dask", "--executor", "dask", "--workers", "2")
+    assert first.returncode == 0, first.stderr
+    again, _ = _run(tmp_path, "dask", "--executor", "dask", "--workers", "2")
+    assert again.returncode == 0, again.stderr
+    assert "nothing changed" in again.stderr and "computing" not in again.stderr

@@ -12,12 +12,12 @@ import jax
 import jaxlib
 import optax
 
+from bench.results.threads import WORKER_ENV, thread_settings
+
 # The layout of the suite tables a reader (`bench plot`, the report) expects. 2: `setting`
 # is the integer grid index in every table (the label moved to `setting_label`), and the
 # metadata lists the hyperparameter columns.
 SCHEMA_VERSION = 2
-# Set in a worker process (bench.run.devices.WorkerSetup) to the worker's name.
-WORKER_ENV = "OPTBENCH_WORKER"
 
 
 def git_commit(directory: str | Path = ".") -> str:
@@ -54,27 +54,6 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown"
-
-
-# Libraries that size a thread pool from the environment when they start (numpy's BLAS,
-# OpenMP). XLA:CPU sizes its own pool from the processors the process may run on.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-
-def available_cores() -> int:
-    """The processors this process may run on."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):
-        return os.cpu_count() or 1
-
-
-def thread_settings() -> dict[str, Any]:
-    """What sizes this process's thread pools (recorded with every cell)."""
-    return {
-        "cores": available_cores(),
-        **{name: os.environ.get(name, "") for name in THREAD_VARIABLES},
-    }
 
 
 def environment() -> dict[str, Any]:

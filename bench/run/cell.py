@@ -248,10 +248,13 @@ def compile_cell(
         chunk = int(np.clip(max_lane_bytes // per_lane_bytes, 1, lanes))
         chunk = int(np.ceil(lanes / np.ceil(lanes / chunk)))  # equal chunks, least padding
     chunk = int(np.ceil(chunk / n_devices)) * n_devices  # as many lanes on every device
+    # The shape `run` feeds: a chunk may be longer than the lanes (padded to a multiple of
+    # the devices), its rows wrapping around as in `CompiledCell.run`.
+    rows = np.arange(chunk) % lanes
     example = (
-        {k: v[:chunk] for k, v in hyperparams.items()},
-        None if starts is None else starts[:chunk],
-        None if streams is None else streams[:chunk],
+        {k: v[rows] for k, v in hyperparams.items()},
+        None if starts is None else starts[rows],
+        None if streams is None else streams[rows],
     )
 
     start = time.perf_counter()

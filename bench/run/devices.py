@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.results.environment import THREAD_VARIABLES, WORKER_ENV, available_cores
+from bench.results.threads import THREAD_VARIABLES, WORKER_ENV, available_cores
 
 # Accelerators, as their runtimes read the visible set when they start.
 VISIBLE_DEVICES = {"gpu": "CUDA_VISIBLE_DEVICES", "cuda": "CUDA_VISIBLE_DEVICES",
@@ -65,6 +65,13 @@ def accelerators() -> tuple[str, list[str]] | None:
     given = os.environ.get(variable, "").strip()
     ids = [i for i in given.split(",") if i] if given else []
     return variable, ids or [str(d.id) for d in jax.local_devices()]
+
+
+def default_workers() -> int:
+    """Worker processes of a pool or local cluster when ``--workers`` is not given: one per
+    accelerator on an accelerator machine, else one per core."""
+    accelerator = accelerators()
+    return len(accelerator[1]) if accelerator is not None else available_cores()
 
 
 @dataclasses.dataclass(frozen=True)

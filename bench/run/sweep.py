@@ -44,7 +44,7 @@ from bench.results.store import CellStore, Part, default_store
 from bench.results.surfaces import surface_frame
 from bench.run.costs import cell_cost, largest_first
 from bench.run.devices import lane_split
-from bench.run.executors import ExecutorOptions, make_executor
+from bench.run.executors import ExecutorOptions, Outcome, make_executor
 from bench.run.keys import Cell, digest, suite_cells, surface_key
 from bench.run.policies import kept_settings, skip_reason, targets_for
 from bench.run.progress import Progress
@@ -57,6 +57,8 @@ SUITE_TABLES = ("curves", "runs", "paths", "curvature", "surfaces")
 # Bumped when what a suite folder holds changes for the same cells (tables, figures, report):
 # an unchanged rerun is recognised by a fingerprint that includes it.
 FOLDER_VERSION = 1
+# What a computed cell's part.json adds to the run's sums (the timing header).
+SUMMED = ("compile_s", "trace_s", "lower_s", "xla_s", "run_s", "xla_compiles", "cache_hits")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,17 +253,8 @@ def _compute_all(
     as it finishes."""
     todo = [p for p in plans if p.action == COMPUTE]
     progress = Progress(len(plans), sum(cell_cost(p.cell, suite) for p in todo), log)
-    totals: dict[str, Any] = {
-        "compile_s": 0.0,
-        "trace_s": 0.0,
-        "lower_s": 0.0,
-        "xla_s": 0.0,
-        "run_s": 0.0,
-        "xla_compiles": 0,
-        "cache_hits": 0,
-    }
-    summed = tuple(totals)
-    slowest: dict[str, Any] | None = None
+    totals: dict[str, Any] = {name: 0 for name in SUMMED}
+    totals["slowest_cell"] = None
     index = {id(p): i for i, p in enumerate(plans, 1)}
     for planned in plans:
         head = progress.start(index[id(planned)], planned.cell.label, "")
@@ -279,71 +272,86 @@ def _compute_all(
                 "--retry-failed reruns it"
             )
     computing = time.perf_counter()
-    executor = make_executor(suite, store, options.executor_options(), [p.cell for p in todo])
+    # Two entries of one spec share a key: computed once, its outcome applies to both.
+    by_key: dict[str, list[Planned]] = {}
+    for planned in todo:
+        by_key.setdefault(planned.cell.key, []).append(planned)
+    cells = [same[0].cell for same in by_key.values()]
+    executor = make_executor(suite, store, options.executor_options(), cells)
     # A setting of the run beside the sums (who computed, how), not a sum.
-    totals["executor"] = options.executor
+    totals["executor"] = executor.name
     totals["executor_description"] = executor.describe()
     totals["compile_ahead"] = executor.compile_ahead
-    if todo:
-        progress.line(f"computing {len(todo)} cells with {totals['executor_description']}")
-    by_key = {p.cell.key: p for p in todo}
-    cells = [p.cell for p in todo]
     if executor.parallel:
         cells = largest_first(cells, suite, list(store.timings()))
     try:
+        if cells:
+            progress.line(f"computing {len(cells)} cells with {totals['executor_description']}")
         for planned in todo:
             if planned.note:
                 head = progress.start(index[id(planned)], planned.cell.label, "")
                 progress.line(f"{head}recomputed: {planned.note}")
-            store.forget_failure(planned.cell.key)
             planned.fresh = True
-        for outcome in executor.run(cells):
-            planned = by_key[outcome.cell.key]
-            cell = planned.cell
-            head = progress.start(index[id(planned)], cell.label, "")
-            if outcome.status == "lost":
-                progress.line(f"{head}{outcome.reason}")
-                continue
-            tail = progress.advance(cell_cost(cell, suite))
-            if outcome.status == "done":
-                planned.part = outcome.part
-                planned.action = REUSE
-                info = outcome.part.info if outcome.part is not None else {}
-                for name in summed:
-                    totals[name] += info.get(name, 0)
-                cost = info["compile_s"] + info["run_s"]
-                if slowest is None or cost > slowest["compile_s"] + slowest["run_s"]:
-                    slowest = {k: info[k] for k in ("problem", "optimizer", "compile_s", "run_s")}
-                diverged = info.get("diverged", 0)
-                progress.line(
-                    f"{head}{_what(cell, suite)}: compile {info['compile_s']:.2f} s, "
-                    f"run {info['run_s']:.2f} s"
-                    + (f", {diverged} diverged" if diverged else "")
-                    + (
-                        f", in {info['chunks']} chunks (memory)"
-                        if info.get("chunks", 1) > 1
-                        else ""
-                    )
-                    + (f", over {info['devices']} devices" if info.get("devices", 1) > 1 else "")
-                    + f" {tail}"
-                )
-            else:
-                store.save_failure(
-                    cell.key,
-                    outcome.status,
-                    outcome.reason,
-                    {"problem": cell.problem.name, "optimizer": cell.setting.name},
-                )
-                planned.action, planned.status = FAILED, outcome.status
-                planned.reason = outcome.reason
-                progress.line(f"{head}{outcome.status}: {outcome.reason} {tail}")
+        # An earlier failure record stays until the cell's new outcome replaces it (an
+        # interrupted retry keeps it); a part stored for the key removes it.
+        for outcome in executor.run(cells) if cells else ():
+            for copy, planned in enumerate(by_key[outcome.cell.key]):
+                sums = totals if copy == 0 else None  # computed once, counted once
+                _record(planned, outcome, suite, store, progress, index[id(planned)], sums)
             checkpoint("cell-done")
     finally:
         executor.close()
         progress.close()
     totals["compute_s"] = time.perf_counter() - computing  # wall time: compiles overlap runs
-    totals["slowest_cell"] = slowest
     return totals
+
+
+def _record(
+    planned: Planned,
+    outcome: Outcome,
+    suite: Suite,
+    store: CellStore,
+    progress: Progress,
+    index: int,
+    totals: dict[str, Any] | None,
+) -> None:
+    """What one cell's outcome does to its plan, the run's sums (unless None) and the log."""
+    cell = planned.cell
+    head = progress.start(index, cell.label, "")
+    if outcome.status == "lost":
+        progress.line(f"{head}{outcome.reason}")
+        return
+    tail = progress.advance(cell_cost(cell, suite))
+    if outcome.status != "done":
+        store.save_failure(
+            cell.key,
+            outcome.status,
+            outcome.reason,
+            {"problem": cell.problem.name, "optimizer": cell.setting.name},
+        )
+        planned.action, planned.status, planned.reason = FAILED, outcome.status, outcome.reason
+        progress.line(f"{head}{outcome.status}: {outcome.reason} {tail}")
+        return
+    planned.part = outcome.part
+    planned.action = REUSE
+    info = outcome.part.info if outcome.part is not None else {}
+    if totals is not None:
+        for name in SUMMED:
+            totals[name] += info.get(name, 0)
+        slowest = totals["slowest_cell"]
+        cost = info["compile_s"] + info["run_s"]
+        if slowest is None or cost > slowest["compile_s"] + slowest["run_s"]:
+            keep = ("problem", "optimizer", "compile_s", "run_s")
+            totals["slowest_cell"] = {k: info[k] for k in keep}
+    diverged = info.get("diverged", 0)
+    progress.line(
+        f"{head}{_what(cell, suite)}: compile {info['compile_s']:.2f} s, "
+        f"run {info['run_s']:.2f} s"
+        + (f", {diverged} diverged" if diverged else "")
+        + (f", in {info['chunks']} chunks (memory)" if info.get("chunks", 1) > 1 else "")
+        + (f", over {info['devices']} devices" if info.get("devices", 1) > 1 else "")
+        + f" {tail}"
+    )
 
 
 def assemble(suite: Suite, plans: Sequence[Planned]) -> dict[str, pd.DataFrame]:

@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import math
 import multiprocessing
 import signal
 import sys
-import time
 import traceback
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -104,8 +102,8 @@ class Answer:
 
 class Worker:
     """One spawned worker process. It starts at once; ``wait_ready`` waits until it has
-    loaded the suite. ``compute`` sends a cell and waits for it; a pool instead ``send``s,
-    waits on ``connection`` with others, and ``receive``s.
+    loaded the suite. A pool ``send``s it a cell, waits on ``connection`` with the other
+    workers', and ``receive``s the answer.
 
     ``wait_ready`` raises RuntimeError when the worker cannot start (the caller records the
     cell as an error and tries a fresh worker for the next one).
@@ -135,6 +133,7 @@ class Worker:
         )
         self._process.start()
         child.close()
+        self.ready = False  # True once it has loaded the suite (``wait_ready``)
 
     def wait_ready(self, keys: list[str], timeout: float = STARTUP_TIMEOUT_S) -> None:
         """Wait until the worker has loaded the suite; RuntimeError if it cannot, or if it
@@ -156,7 +155,11 @@ class Worker:
             raise RuntimeError(str(payload))
         if not set(keys) <= set(payload):
             self.stop()
-            raise RuntimeError("it computed other cell keys than this process")
+            raise RuntimeError(
+                "it computes other cell keys than this process (another version of a "
+                "library, another backend or other XLA_FLAGS)"
+            )
+        self.ready = True
 
     @property
     def connection(self) -> Connection:
@@ -180,19 +183,6 @@ class Worker:
                 lost=True,
             )
         return Answer(status, "" if status == "done" else str(payload))
-
-    def compute(self, key: str, timeout: float, replace: bool = False) -> Answer:
-        """Compute one cell in the worker; a timeout kills the worker (start a new one)."""
-        start = time.perf_counter()
-        try:
-            self.send(key, replace)
-            ready = self._connection.poll(timeout if math.isfinite(timeout) else None)
-        except (EOFError, OSError):
-            return self.receive()
-        if not ready:
-            self.stop()
-            return timed_out(timeout, time.perf_counter() - start)
-        return self.receive()
 
     @property
     def alive(self) -> bool:

@@ -6,6 +6,13 @@ assembles the tables. Every executor computes the same bits for a cell: the cell
 its inputs do not depend on where it runs.
 """
 
-from bench.run.executors.base import EXECUTORS, Executor, ExecutorOptions, Outcome, make_executor
+from bench.run.executors.base import (
+    EXECUTORS,
+    Executor,
+    ExecutorError,
+    ExecutorOptions,
+    Outcome,
+    make_executor,
+)
 
-__all__ = ["EXECUTORS", "Executor", "ExecutorOptions", "Outcome", "make_executor"]
+__all__ = ["EXECUTORS", "Executor", "ExecutorError", "ExecutorOptions", "Outcome", "make_executor"]

@@ -4,6 +4,7 @@ and ``make_executor``."""
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
@@ -12,6 +13,11 @@ from bench.results.store import CellStore, Part
 from bench.run.keys import Cell
 
 EXECUTORS = ("serial", "process", "dask")
+
+
+class ExecutorError(RuntimeError):
+    """The executor cannot go on (no worker process starts, the scheduler is gone): the
+    sweep stops, keeping every part stored so far; no cell is marked failed for it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Outcome:
 class Executor(Protocol):
     """Computes cells and stores their parts; ``run`` yields each outcome as it comes."""
 
+    name: str  # what the tables' timing records: serial, process or dask
     parallel: bool  # several cells at once: the sweep hands it the biggest first
     compile_ahead: int  # cells compiled ahead in threads while one runs (serial only)
 
@@ -56,6 +63,24 @@ class Executor(Protocol):
         ...
 
 
+def read_back(store: CellStore, cell: Cell) -> Outcome:
+    """The part a worker wrote for ``cell``, read from the store, as an outcome (a run
+    sharing the store may be renaming the same key into place at this instant: try again
+    briefly)."""
+    problem = None
+    for _ in range(20):
+        part, problem = store.load(cell.key)
+        if part is not None:
+            return Outcome(cell, "done", part=part)
+        time.sleep(0.1)
+    return Outcome(
+        cell,
+        "error",
+        f"the part the worker wrote does not read back here: {problem} (on a cluster of "
+        "several machines, --store must be a folder they all see)",
+    )
+
+
 def make_executor(
     suite: Suite, store: CellStore, options: ExecutorOptions, cells: Sequence[Cell]
 ) -> Executor:
@@ -68,8 +93,7 @@ def make_executor(
         # A budget needs a process to kill: serial with --cell-timeout is a pool of one.
         from bench.run.executors.pool import ProcessPool
 
-        workers = options.workers if options.name == "process" else 1
-        return ProcessPool(suite, store, options, workers, [c.key for c in cells])
+        return ProcessPool(suite, store, options, [c.key for c in cells])
     from bench.run.executors.serial import InProcess
 
     return InProcess(suite, store, options, cells)

@@ -3,12 +3,15 @@
 Without ``--scheduler`` a ``LocalCluster`` is started on 127.0.0.1 with one single-threaded
 worker process per core (``--workers``); with it, the cluster at that address is used, its
 workers started with Dask's own commands (README). Each task is one cell, named by its key
-(``optbench-cell-KEY``), so a cell submitted twice, by this run or another one sharing the
-cluster, is computed once. A worker loads the suite from the config sent with the task,
-computes the cell and writes its part into the store itself: on a cluster of several
-machines the store must be a folder they all see (``--store``). A worker that dies under a
-cell is replaced by its nanny and the cell rescheduled, once (the scheduler's
-``allowed-failures``); a second death makes it an ``error``. What runs on the workers is in
+(``optbench-cell-KEY-RUN``, RUN a hash of the store and ``--force``), so a cell submitted
+twice, by this run or another one into the same store, is computed once. A worker loads the
+suite from the config sent with the task, computes the cell and writes its part into the
+store itself: on a cluster of several machines the store must be a folder they all see
+(``--store``). A worker that dies under a cell is replaced by its nanny and the cell
+rescheduled, once on a local cluster (its scheduler's ``allowed-failures``; a cluster at
+``--scheduler`` keeps its own setting, Dask's default 3); one more death makes it an
+``error`` (``KilledWorker``). Any other failure of the cluster stops the sweep
+(``ExecutorError``) without marking cells failed. What runs on the workers is in
 ``bench.run.executors.dask_worker``.
 
 Dask is an optional extra (``pip install -e '.[dask]'``; ``make`` installs it).
@@ -22,12 +25,11 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from bench.config import ConfigError, Suite
-from bench.results.environment import available_cores
 from bench.results.store import CellStore
 from bench.run.compile_cache import cache_directory
-from bench.run.devices import WorkerSetup, accelerators, worker_setups
-from bench.run.executors.base import ExecutorOptions, Outcome
-from bench.run.keys import Cell
+from bench.run.devices import accelerators, default_workers, worker_setups
+from bench.run.executors.base import ExecutorError, ExecutorOptions, Outcome, read_back
+from bench.run.keys import Cell, digest
 
 # Seconds to wait for a scheduler to answer ($OPTBENCH_DASK_TIMEOUT overrides it).
 CONNECT_TIMEOUT_S = 10.0
@@ -100,6 +102,7 @@ def check_scheduler(address: str) -> None:
 class DaskExecutor:
     """Cells as Dask tasks, the biggest first (task priorities)."""
 
+    name = "dask"
     parallel = True
     compile_ahead = 0
 
@@ -108,8 +111,11 @@ class DaskExecutor:
         self._suite, self._store, self._options = suite, store, options
         self._cluster: Any = None
         self._client: Any = None
-        self._workers = options.workers or available_cores()
-        self._setups = worker_setups(self._workers, options.devices, accelerators())
+        if options.scheduler:
+            self._workers, self._setups = 0, []
+        else:
+            self._workers = options.workers or default_workers()
+            self._setups = worker_setups(self._workers, options.devices, accelerators())
 
     def describe(self) -> str:
         if self._options.scheduler:
@@ -126,8 +132,14 @@ class DaskExecutor:
         from bench.run.executors.dask_worker import WorkerSetupPlugin
 
         if self._options.scheduler:
-            return Client(self._options.scheduler, timeout=connect_timeout(), set_as_default=False)
-        with dask.config.set({"distributed.worker.daemon": True}):
+            client = Client(
+                self._options.scheduler, timeout=connect_timeout(), set_as_default=False
+            )
+            client.register_plugin(WorkerSetupPlugin([]))  # names its workers only
+            return client
+        # One task per worker at a time (one thread each): a worker that dies then takes no
+        # queued cell down with it, which Dask would count against that cell too.
+        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
             self._cluster = LocalCluster(
                 n_workers=self._workers,
                 threads_per_worker=1,  # a cell uses the cores by itself
@@ -146,14 +158,17 @@ class DaskExecutor:
         return client
 
     def run(self, cells: Sequence[Cell]) -> Iterator[Outcome]:
-        from distributed import as_completed
+        from distributed import KilledWorker, as_completed
 
         from bench.run.executors.dask_worker import compute_on_worker
 
         self._client = self._connect()
-        setup = WorkerSetup("dask worker", {}, self._options.devices)
         raw, source = dict(self._suite.raw), self._suite.source
         store, cache = str(self._store.root), cache_directory()
+        # Tasks are named by cell key, so the same cell submitted twice is computed once;
+        # the store and --force are in the name too (two runs into two stores both get
+        # their part).
+        run = digest({"store": store, "force": self._options.force})[:12]
         futures = {}
         for rank, cell in enumerate(cells):
             future = self._client.submit(
@@ -164,8 +179,7 @@ class DaskExecutor:
                 None if cache is None else str(cache),
                 cell.key,
                 self._options.force,
-                setup,
-                key=TASK_PREFIX + cell.key,
+                key=f"{TASK_PREFIX}{cell.key}-{run}",
                 priority=len(cells) - rank,  # higher runs first: the sweep's order
                 retries=0,
             )
@@ -174,23 +188,18 @@ class DaskExecutor:
             cell = futures[future.key][0]
             try:
                 status, reason = future.result()
-            except Exception as error:  # KilledWorker: its workers died, twice
-                message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-                yield Outcome(cell, "error", f"{type(error).__name__}: {message}"[:300])
+            except KilledWorker as error:  # the cell's workers died, more than allowed
+                yield Outcome(cell, "error", f"KilledWorker: {str(error).strip()[:280]}")
                 continue
-            if status != "done":
-                yield Outcome(cell, status, reason)
-                continue
-            part, problem = self._store.load(cell.key)
-            if part is None:
-                yield Outcome(
-                    cell,
-                    "error",
-                    f"the part the worker wrote does not read back here: {problem} (on a "
-                    "cluster of several machines, --store must be a folder they all see)",
-                )
-                continue
-            yield Outcome(cell, "done", part=part)
+            except Exception as error:  # the cluster failed, not the cell: stop the sweep
+                raise ExecutorError(
+                    f"the Dask cluster failed computing {cell.label} "
+                    f"({type(error).__name__}: {str(error).strip()[:200]}); the cells computed "
+                    "so far are in the store"
+                ) from error
+            yield (
+                Outcome(cell, status, reason) if status != "done" else read_back(self._store, cell)
+            )
 
     def close(self) -> None:
         if self._client is not None:

@@ -14,7 +14,7 @@ from typing import Any
 from distributed import Worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from bench.results.environment import WORKER_ENV
+from bench.results.threads import WORKER_ENV
 from bench.run.devices import WorkerSetup
 from bench.run.worker import die_with_parent
 
@@ -46,7 +46,6 @@ def compute_on_worker(
     cache: str | None,
     key: str,
     replace: bool,
-    setup: WorkerSetup,
 ) -> tuple[str, str]:
     """The task: compute the cell ``key`` of the suite ``raw`` and store its part; returns
     (status, reason) with status ``done`` or ``error`` (a failing cell is data)."""
@@ -61,7 +60,9 @@ def compute_on_worker(
                 "this Dask worker computes other cell keys than the sweep (another version of "
                 "jax, jaxlib, optax, numpy or scikit-learn, another backend, or other XLA_FLAGS)"
             )
-        tables, info = compute_cell(cells[key], suite, devices=setup.devices)
+        # Unsplit lanes: --devices is refused with --executor dask (on a cluster, a worker
+        # per device is the way to use several).
+        tables, info = compute_cell(cells[key], suite)
         CellStore(Path(store)).save(key, tables, info, replace=replace)
     except Exception as error:
         return "error", failure_reason(error)

@@ -3,10 +3,16 @@
 
 Each worker takes the next cell as soon as it is free, so the order the sweep gives (the
 biggest first) is the order cells start in. A worker that dies under a cell (killed, out of
-memory, a crash in XLA) is replaced, and the cell is computed again once on a fresh worker;
-if it kills that one too, it is recorded as an ``error``. A cell past ``--cell-timeout`` is
-stopped by killing its worker and recorded as ``timeout``. The workers die with this
-process.
+memory, a crash in XLA) is replaced, and the cell is computed once more, by the next free
+worker; if it kills that one too, it is recorded as an ``error``. A worker found dead
+between cells is replaced without charging any cell. A cell past ``--cell-timeout`` is
+stopped by killing its worker and recorded as ``timeout`` (serial with a budget is a pool
+of one). A worker that cannot start at all (its suite does not load, it computes other cell
+keys) is no fault of any cell: when no worker is left, the sweep stops with an
+``ExecutorError``, keeping every part stored so far. The workers die with this process.
+
+Starting a replacement blocks the pool for the few seconds a worker takes to import JAX;
+the other workers' cells go on meanwhile, and their answers are read after it.
 """
 
 from __future__ import annotations
@@ -19,11 +25,10 @@ from collections.abc import Iterator, Sequence
 from multiprocessing.connection import wait
 
 from bench.config import Suite
-from bench.results.environment import available_cores
 from bench.results.store import CellStore
 from bench.run.compile_cache import cache_directory
-from bench.run.devices import WorkerSetup, accelerators, worker_setups
-from bench.run.executors.base import ExecutorOptions, Outcome
+from bench.run.devices import WorkerSetup, accelerators, default_workers, worker_setups
+from bench.run.executors.base import ExecutorError, ExecutorOptions, Outcome, read_back
 from bench.run.keys import Cell
 from bench.run.worker import Answer, Worker, timed_out
 
@@ -31,98 +36,105 @@ from bench.run.worker import Answer, Worker, timed_out
 RETRIES_AFTER_A_LOST_WORKER = 1
 
 
-def default_workers() -> int:
-    """One worker per accelerator on an accelerator machine, else one per core."""
-    accelerator = accelerators()
-    return len(accelerator[1]) if accelerator is not None else available_cores()
-
-
 @dataclasses.dataclass
 class _Slot:
-    """One place in the pool: its setup, its worker (None until started or after it died),
-    and the cell it computes (with when it started)."""
+    """One place in the pool: its setup, its worker (None until started, or after it died),
+    the cell it computes (and when that started), and why no worker starts here."""
 
     setup: WorkerSetup
     worker: Worker | None = None
     cell: Cell | None = None
     started: float = 0.0
+    broken: str = ""
 
 
 class ProcessPool:
-    """``workers`` worker processes computing the cells given, the first ones first."""
+    """Worker processes computing the cells given, the first ones first."""
 
     parallel = True
     compile_ahead = 0
 
     def __init__(
-        self,
-        suite: Suite,
-        store: CellStore,
-        options: ExecutorOptions,
-        workers: int | None,
-        keys: Sequence[str],
+        self, suite: Suite, store: CellStore, options: ExecutorOptions, keys: Sequence[str]
     ):
         self._suite, self._store, self._options = suite, store, options
         self._keys = list(keys)
-        count = workers or default_workers()
-        self._slots = [_Slot(s) for s in worker_setups(count, options.devices, accelerators())]
+        self.name = options.name
+        if options.name == "process":
+            setups = worker_setups(
+                options.workers or default_workers(), options.devices, accelerators()
+            )
+        else:
+            # A pool of one standing in for this process (a budget): it sees what this
+            # process would, every device included.
+            setups = worker_setups(1, options.devices, None)
+        self._slots = [_Slot(setup) for setup in setups]
 
     def describe(self) -> str:
+        budget = self._options.cell_timeout
+        stop = f", each cell stopped after {budget:g} s" if budget is not None else ""
+        if self.name != "process":
+            return f"serial: one worker process at a time{stop}"
         count = len(self._slots)
         threads = self._slots[0].setup.environment.get("OMP_NUM_THREADS", "?")
-        budget = self._options.cell_timeout
         return (
             f"process: {count} worker process{'es' * (count != 1)} ({threads} BLAS "
-            f"thread{'s' * (threads != '1')} each), the biggest cells first"
-            + (f", each cell stopped after {budget:g} s" if budget is not None else "")
+            f"thread{'s' * (threads != '1')} each), the biggest cells first{stop}"
         )
 
     # -- workers ---------------------------------------------------------------------------
 
-    def _start(self, slots: Sequence[_Slot]) -> list[str]:
-        """Start workers in these slots (all at once: they load JAX side by side); the
-        reasons of those that could not start."""
+    def _start(self, slots: Sequence[_Slot]) -> None:
+        """Start a worker in each slot (all at once: they load JAX side by side); a slot
+        whose worker cannot start is marked broken, with the reason."""
         for slot in slots:
             slot.worker = Worker(self._suite, self._store.root, cache_directory(), slot.setup)
-        failures = []
         for slot in slots:
             assert slot.worker is not None
             try:
                 slot.worker.wait_ready(self._keys)
             except RuntimeError as error:
-                slot.worker = None
-                failures.append(f"the worker process could not start: {error}")
-        return failures
+                slot.worker, slot.broken = None, f"{error}"
 
-    def _free(self, slot: _Slot) -> None:
-        if slot.worker is not None and not slot.worker.alive:
+    def _ensure_worker(self, slot: _Slot) -> bool:
+        """A live worker in ``slot`` (a dead one replaced); False if none starts there."""
+        if slot.worker is not None and slot.worker.alive:
+            return True
+        if slot.worker is not None:
             slot.worker.stop()
             slot.worker = None
-        slot.cell = None
+        self._start([slot])
+        return slot.worker is not None
+
+    def _give_up_if_no_worker(self) -> None:
+        if all(slot.broken for slot in self._slots):
+            reasons = sorted({slot.broken for slot in self._slots})
+            raise ExecutorError(
+                f"no worker process could start ({'; '.join(reasons)}); the cells computed "
+                "so far are in the store"
+            )
 
     # -- the sweep -------------------------------------------------------------------------
 
     def run(self, cells: Sequence[Cell]) -> Iterator[Outcome]:
         queue = deque(cells)
         lost: Counter[str] = Counter()
-        self._start([slot for slot in self._slots[: len(queue)]])
+        self._start(self._slots[: len(queue)])
         budget = self._options.cell_timeout
         while queue or any(slot.cell is not None for slot in self._slots):
             for slot in self._slots:
-                if slot.cell is not None or not queue:
+                if slot.broken or slot.cell is not None or not queue:
                     continue
-                if slot.worker is None:
-                    failures = self._start([slot])
-                    if failures:  # this cell becomes the error; the next one tries again
-                        yield Outcome(queue.popleft(), "error", failures[0])
-                        continue
+                if not self._ensure_worker(slot):
+                    continue
                 assert slot.worker is not None
                 slot.cell, slot.started = queue.popleft(), time.perf_counter()
-                # A worker that is gone reads as ready, and lost, below.
+                # A worker that died this instant reads as ready, and lost, below.
                 with contextlib.suppress(OSError, EOFError):
                     slot.worker.send(slot.cell.key, replace=self._options.force)
             busy = [slot for slot in self._slots if slot.cell is not None]
             if not busy:
+                self._give_up_if_no_worker()
                 continue
             timeout = None
             if budget is not None:
@@ -139,7 +151,7 @@ class ProcessPool:
                     answer = timed_out(budget, time.perf_counter() - slot.started)
                 else:
                     continue
-                self._free(slot)
+                slot.cell = None
                 yield from self._outcome(cell, answer, lost, queue)
 
     def _outcome(
@@ -156,25 +168,15 @@ class ProcessPool:
         if answer.status != "done":
             yield Outcome(cell, answer.status, answer.reason)
             return
-        # The worker wrote the part; read it back (a run sharing the store may be renaming
-        # the same key into place at this instant: try again briefly).
-        problem = None
-        for _ in range(20):
-            part, problem = self._store.load(cell.key)
-            if part is not None:
-                yield Outcome(cell, "done", part=part)
-                return
-            time.sleep(0.1)
-        yield Outcome(cell, "error", f"the part the worker wrote does not read back: {problem}")
+        yield read_back(self._store, cell)
 
     def close(self) -> None:
-        """Idle workers are asked to finish; one still in a cell (the sweep was interrupted)
-        is stopped at once, its part unwritten."""
+        """Idle workers are asked to finish; one still starting or in a cell (the sweep was
+        interrupted) is stopped at once, its part unwritten."""
         for slot in self._slots:
             if slot.worker is not None:
-                if slot.cell is None:
+                if slot.cell is None and slot.worker.ready:
                     slot.worker.close()
                 else:
                     slot.worker.stop()
-                slot.worker = None
-                slot.cell = None
+            slot.worker, slot.cell = None, None

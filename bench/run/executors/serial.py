@@ -18,6 +18,7 @@ from bench.run.worker import failure_reason
 class InProcess:
     """Computes the cells in the order given, in this process."""
 
+    name = "serial"
     parallel = False
 
     def __init__(

@@ -58,11 +58,17 @@ def _one_run(
     }
 
 
-def _differing_cells(reference: Path, other: Path) -> int:
+def _differing_cells(reference: Path, other: Path) -> list[str]:
+    """`problem x optimizer` of every cell whose tables differ at relative tolerance 0."""
     from bench.compare import compare_folders
 
     comparison = compare_folders(reference, other, rtol=0.0)
-    return len(comparison.changed) + len(comparison.added) + len(comparison.removed)
+    cells = []
+    for frame in (comparison.changed, comparison.added, comparison.removed):
+        if len(frame):
+            pairs = zip(frame["problem"], frame["optimizer"], strict=True)
+            cells += [f"{problem} x {optimizer}" for problem, optimizer in pairs]
+    return cells
 
 
 def measure_executors(
@@ -97,9 +103,9 @@ def measure_executors(
                     flush=True,
                 )
         for row in rows:
-            row["differing_cells"] = (
-                0 if reference is None else _differing_cells(reference, row.pop("out"))
-            )
+            differing = [] if reference is None else _differing_cells(reference, row.pop("out"))
+            row["differing_cells"] = len(differing)
+            row["differing"] = ", ".join(differing)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     table = pd.DataFrame(rows).drop(columns=["out"], errors="ignore")
@@ -168,12 +174,14 @@ def executors_markdown(
         "",
         "## Every run",
         "",
-        "| round | executor | wall s | computing s | compile s (summed) | run s (summed) |",
-        "|---|---|---|---|---|---|",
+        "| round | executor | wall s | computing s | compile s (summed) | run s (summed) | "
+        "cells differing from serial |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in table.itertuples():
+        differing = getattr(row, "differing", "") or "none"
         lines.append(
             f"| {row.round + 1} | {row.executor} | {row.wall_s:.1f} | {row.computing_s:.1f} | "
-            f"{row.compile_s:.1f} | {row.run_s:.1f} |"
+            f"{row.compile_s:.1f} | {row.run_s:.1f} | {differing} |"
         )
     return "\n".join(lines) + "\n"

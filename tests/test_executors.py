@@ -130,7 +130,11 @@ def test_every_executor_computes_the_tables_of_a_serial_run(
     workers = {info["environment"]["worker"] for info in infos}
     assert len(infos) == CELLS and "main process" not in workers
     assert len(workers) == 2  # both workers computed cells
-    assert all(info["environment"]["threads"]["OMP_NUM_THREADS"] == "1" for info in infos)
+    # ... with the sweep's own thread counts (they are in the key: another count, another key).
+    from bench.results.threads import blas_threads
+
+    threads = {info["environment"]["threads"]["OPENBLAS_NUM_THREADS"] for info in infos}
+    assert threads == {str(blas_threads())}
 
 
 def _info(store: Path, key: str) -> dict:
@@ -314,6 +318,27 @@ def test_the_biggest_cells_start_first():
     ]  # fmt: skip
     first = [c.label for c in largest_first(cells, suite, timings)][:2]
     assert first == ["rosenbrock x gd", "wide x gd"]
+
+
+def test_thread_counts_are_in_the_cell_key(monkeypatch):
+    """OpenBLAS's and XLA's pool sizes change Newton's numbers on the MLP (README): a cell
+    computed with other counts is another cell."""
+    from bench.run import keys
+
+    suite = build_suite({"name": "k", "problems": [{"kind": "rosenbrock"}],
+                         "optimizers": [{"kind": "newton"}]})  # fmt: skip
+    keys.platform_spec.cache_clear()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    one = suite_cells(suite)[0].key
+    keys.platform_spec.cache_clear()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    two = suite_cells(suite)[0].key
+    keys.platform_spec.cache_clear()
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    omp = suite_cells(suite)[0].key
+    keys.platform_spec.cache_clear()
+    assert one != two and omp == one  # OpenBLAS falls back on OMP_NUM_THREADS
 
 
 def test_the_fault_dir_marks_a_kill_once_fault(tmp_path: Path, monkeypatch):

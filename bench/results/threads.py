@@ -1,5 +1,12 @@
-"""What sizes a process's thread pools, readable before JAX or numpy is imported (a worker
-process sets its threads from it first: ``bench.run.devices.WorkerSetup``)."""
+"""What sizes a process's thread pools, readable before JAX or numpy is imported.
+
+Both pools can change a cell's last bits, so both are in the cell key
+(``bench.run.keys.platform_spec``): XLA:CPU's (its size is the number of processors the
+process may run on: a worker pinned to one core computed the digits MLP's gradient norms 1
+ulp apart from a two-core run) and OpenBLAS's, behind JAX's LAPACK calls (Newton's solve on
+the 172-d MLP's indefinite Hessian ended in another place from the first step with one
+BLAS thread instead of two).
+"""
 
 from __future__ import annotations
 
@@ -19,6 +26,21 @@ def available_cores() -> int:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):
         return os.cpu_count() or 1
+
+
+def blas_threads() -> int:
+    """The threads OpenBLAS starts with: $OPENBLAS_NUM_THREADS, else $OMP_NUM_THREADS (the
+    order OpenBLAS reads them), else one per available core."""
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return available_cores()
+
+
+def thread_key() -> dict[str, int]:
+    """What of the thread pools can change a cell's numbers (part of its key)."""
+    return {"cores": available_cores(), "blas": blas_threads()}
 
 
 def thread_settings() -> dict[str, Any]:

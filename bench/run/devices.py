@@ -1,9 +1,8 @@
 """Devices and threads: which devices a cell's lanes are split over (``--devices``), which
-accelerator a worker process may see, and how many threads its libraries start.
+accelerator a worker process may see, and the threads its libraries start with.
 
-A worker process applies its thread and device settings (``WorkerSetup.apply``) before
-anything starts JAX's backend, which is when XLA reads them; BLAS threads already started by
-numpy are capped through threadpoolctl.
+A worker process applies its settings (``WorkerSetup.apply``) before anything imports JAX
+or numpy, so XLA and OpenBLAS read them when they start.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ import os
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bench.results.threads import THREAD_VARIABLES, WORKER_ENV, available_cores
+from bench.results.threads import THREAD_VARIABLES, WORKER_ENV, available_cores, blas_threads
 
 # Accelerators, as their runtimes read the visible set when they start.
 VISIBLE_DEVICES = {"gpu": "CUDA_VISIBLE_DEVICES", "cuda": "CUDA_VISIBLE_DEVICES",
@@ -76,13 +75,14 @@ def default_workers() -> int:
 
 @dataclasses.dataclass(frozen=True)
 class WorkerSetup:
-    """What one worker process sets before it starts JAX: its name, its environment (thread
-    counts, the accelerator it may see, no memory preallocation), and the lanes' devices.
+    """What one worker process sets before it starts JAX: its name, its environment (the
+    accelerator it may see, no memory preallocation, the sweep's thread counts), and the
+    devices its cells' lanes are split over.
 
-    Thread counts go to numpy's BLAS and OpenMP (``threads`` each: the cores shared out
-    between the workers). XLA:CPU's own pool is left at the processors the worker may run on:
-    its matrix products may split a sum over threads, so a smaller pool could change the
-    last bits, and the numbers must be those of a serial run.
+    The thread counts are the sweep's own, not a share of the cores: the sizes of XLA's and
+    OpenBLAS's pools can change a cell's numbers (``bench.results.threads``), and a cell must
+    compute the same bits whoever computes it. A worker computing other keys than the sweep
+    (a thread count changed on the way) refuses to start.
     """
 
     name: str = "worker"
@@ -90,25 +90,25 @@ class WorkerSetup:
     devices: str | None = None
 
     def apply(self) -> None:
-        """Set the environment (and cap BLAS threads already started) in this process."""
+        """Set the environment in this process (before JAX's backend starts)."""
         os.environ.update(self.environment)
         os.environ[WORKER_ENV] = self.name
-        threads = self.environment.get("OMP_NUM_THREADS")
-        if threads:
-            from threadpoolctl import threadpool_limits
 
-            threadpool_limits(int(threads))
+
+def sweep_threads() -> dict[str, str]:
+    """The thread variables a worker must run with to compute the sweep's bits: OpenBLAS's
+    effective count spelled out (Dask's nannies set them to 1 unless told)."""
+    return {name: str(blas_threads()) for name in THREAD_VARIABLES}
 
 
 def worker_setups(
     workers: int, devices: str | None, accelerator: tuple[str, list[str]] | None
 ) -> list[WorkerSetup]:
-    """One setup per worker of a pool of ``workers``: the cores shared out, and on an
+    """One setup per worker of a pool of ``workers``: the sweep's threads, and on an
     accelerator machine one device per worker (round robin when there are more workers)."""
-    threads = str(max(1, available_cores() // max(workers, 1)))
     setups = []
     for index in range(workers):
-        environment = {name: threads for name in THREAD_VARIABLES}
+        environment = sweep_threads()
         # Several processes on one machine: none may take most of an accelerator's memory.
         environment["XLA_PYTHON_CLIENT_PREALLOCATE"] = "false"
         if accelerator is not None:

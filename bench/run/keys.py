@@ -40,6 +40,7 @@ import problems
 from bench.config import OptimizerSetting, Suite
 from bench.config.schema import Param, coerce, signature_params
 from bench.results.columns import FRAMES_VERSION
+from bench.results.threads import thread_key
 from bench.run.kernel import RUNNER_VERSION
 from bench.run.policies import recording_for, targets_for
 from problems import PROBLEMS, Problem
@@ -182,6 +183,8 @@ def platform_spec() -> dict[str, Any]:
         "device": jax.devices()[0].device_kind,
         "processor": platform.machine(),
         "xla_flags": os.environ.get("XLA_FLAGS", ""),
+        # XLA's and OpenBLAS's thread pools: their sizes can change the last bits.
+        "threads": thread_key(),
     }
 
 

@@ -157,7 +157,7 @@ class Worker:
             self.stop()
             raise RuntimeError(
                 "it computes other cell keys than this process (another version of a "
-                "library, another backend or other XLA_FLAGS)"
+                "library, another backend, other XLA_FLAGS or other thread counts)"
             )
         self.ready = True
 

@@ -27,7 +27,7 @@ from typing import Any
 from bench.config import ConfigError, Suite
 from bench.results.store import CellStore
 from bench.run.compile_cache import cache_directory
-from bench.run.devices import accelerators, default_workers, worker_setups
+from bench.run.devices import accelerators, default_workers, sweep_threads, worker_setups
 from bench.run.executors.base import ExecutorError, ExecutorOptions, Outcome, read_back
 from bench.run.keys import Cell, digest
 
@@ -139,7 +139,14 @@ class DaskExecutor:
             return client
         # One task per worker at a time (one thread each): a worker that dies then takes no
         # queued cell down with it, which Dask would count against that cell too.
-        with dask.config.set({"distributed.scheduler.worker-saturation": 1.0}):
+        # Dask's nannies start workers with one BLAS thread unless told otherwise; the
+        # sweep's count keeps the numbers (and the cell keys) those of a serial run.
+        spawn = {"MALLOC_TRIM_THRESHOLD_": 65536, **sweep_threads()}
+        settings = {
+            "distributed.scheduler.worker-saturation": 1.0,
+            "distributed.nanny.pre-spawn-environ": spawn,
+        }
+        with dask.config.set(settings):
             self._cluster = LocalCluster(
                 n_workers=self._workers,
                 threads_per_worker=1,  # a cell uses the cores by itself

@@ -58,7 +58,8 @@ def compute_on_worker(
         if key not in cells:
             return "error", (
                 "this Dask worker computes other cell keys than the sweep (another version of "
-                "jax, jaxlib, optax, numpy or scikit-learn, another backend, or other XLA_FLAGS)"
+                "jax, jaxlib, optax, numpy or scikit-learn, another backend, other XLA_FLAGS, "
+                "or other thread counts: cores, OPENBLAS_NUM_THREADS)"
             )
         # Unsplit lanes: --devices is refused with --executor dask (on a cluster, a worker
         # per device is the way to use several).

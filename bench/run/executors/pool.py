@@ -76,10 +76,9 @@ class ProcessPool:
         if self.name != "process":
             return f"serial: one worker process at a time{stop}"
         count = len(self._slots)
-        threads = self._slots[0].setup.environment.get("OMP_NUM_THREADS", "?")
         return (
-            f"process: {count} worker process{'es' * (count != 1)} ({threads} BLAS "
-            f"thread{'s' * (threads != '1')} each), the biggest cells first{stop}"
+            f"process: {count} worker process{'es' * (count != 1)} (this process's threads "
+            f"each), the biggest cells first{stop}"
         )
 
     # -- workers ---------------------------------------------------------------------------

@@ -258,6 +258,7 @@ def _run(args: argparse.Namespace) -> int:
     from bench.config import load_suite
     from bench.results.store import CellStore, StoreError, default_store
     from bench.run.compile_cache import cache_directory, enable_persistent_cache
+    from bench.run.executors import ExecutorOptions
     from bench.run.sweep import SweepOptions, plan, run_suite, selected
 
     if args.cell_timeout is not None and not (
@@ -279,14 +280,16 @@ def _run(args: argparse.Namespace) -> int:
         retry_failed=args.retry_failed,
         problems=tuple(args.problem),
         optimizers=tuple(args.optimizer),
-        cell_timeout=args.cell_timeout,
-        executor=args.executor,
-        workers=args.workers,
-        scheduler=args.scheduler,
-        devices=devices,
         store=Path(args.store) if args.store else None,
         draw=not args.no_report,
         screenshots=args.screenshots and not args.no_report,
+        computing=ExecutorOptions(
+            name=args.executor,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            devices=devices,
+            cell_timeout=args.cell_timeout,
+        ),
     )
     if options.screenshots:
         _check_browser()

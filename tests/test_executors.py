@@ -90,6 +90,13 @@ def _tables(out: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
+def _cell_runs(out: Path, problem: str, optimizer: str) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(the runs of one cell, the runs of every other cell) of a suite folder."""
+    runs = read_table(out / "runs.parquet")[0]
+    mine = (runs["problem"] == problem) & (runs["optimizer"] == optimizer)
+    return runs[mine], runs[~mine]
+
+
 def _assert_same_tables(a: Path, b: Path) -> None:
     left, right = _tables(a), _tables(b)
     for name in TABLES:
@@ -180,8 +187,7 @@ def test_a_cell_that_kills_every_worker_is_an_error_and_a_rerun_computes_only_it
     assert "bowl x adam: error: the worker process died (exit code -9), 2 times" in done.stderr
     t = timing(out)
     assert (t["cells_run"], t["cells_failed"]) == (CELLS - 1, 1)
-    runs = read_table(out / "runs.parquet")[0]
-    lost = runs[(runs["problem"] == "bowl") & (runs["optimizer"] == "adam")]
+    lost, _ = _cell_runs(out, "bowl", "adam")
     assert set(lost["status"]) == {"error"}
 
     again, out = _run(tmp_path, "pool", *flags, "--retry-failed")
@@ -390,10 +396,8 @@ def test_a_pool_stops_a_cell_at_its_budget_while_the_other_worker_goes_on(
     assert "bowl x adam: timeout: ran past --cell-timeout 20 s" in done.stderr
     t = timing(out)
     assert (t["cells_run"], t["cells_failed"]) == (CELLS - 1, 1)
-    runs = read_table(out / "runs.parquet")[0]
-    hung = runs[(runs["problem"] == "bowl") & (runs["optimizer"] == "adam")]
+    hung, others = _cell_runs(out, "bowl", "adam")
     assert set(hung["status"]) == {"timeout"}
-    others = runs.drop(hung.index)
     assert set(others["status"]) <= {"converged", "diverged", "max_steps"}
 
 

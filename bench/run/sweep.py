@@ -69,25 +69,16 @@ class SweepOptions:
     retry_failed: bool = False  # rerun the cells remembered as error / timeout
     problems: tuple[str, ...] = ()  # globs over problem names; empty: all
     optimizers: tuple[str, ...] = ()  # globs over optimizer entry names; empty: all
-    cell_timeout: float | None = None  # seconds per cell, compile included (a worker process)
-    executor: str = "serial"  # who computes the cells: serial, process or dask
-    workers: int | None = None  # process / dask: worker processes (None: one per core)
-    scheduler: str | None = None  # dask: a running scheduler's address
-    devices: str | None = None  # "all" or a count: split each cell's lanes over devices
     store: Path | None = None  # the cell store; None: default_store(out)
     draw: bool = True  # plots and report (False: tables only)
     screenshots: bool = False  # pictures of report.html's key sections (bench.report.browser)
+    # Who computes the cells and how (executor, workers, devices, budget); its ``force`` is
+    # this record's own.
+    computing: ExecutorOptions = dataclasses.field(default_factory=ExecutorOptions)
 
     def executor_options(self) -> ExecutorOptions:
         """What the executor takes of these options."""
-        return ExecutorOptions(
-            name=self.executor,
-            workers=self.workers,
-            scheduler=self.scheduler,
-            devices=self.devices,
-            cell_timeout=self.cell_timeout,
-            force=self.force,
-        )
+        return dataclasses.replace(self.computing, force=self.force)
 
 
 @dataclasses.dataclass
@@ -126,7 +117,7 @@ def selected(suite: Suite, options: SweepOptions) -> list[Cell]:
 
     return [
         c
-        for c in suite_cells(suite, lane_split(options.devices))
+        for c in suite_cells(suite, lane_split(options.computing.devices))
         if matches(c.problem.name, options.problems) and matches(c.setting.name, options.optimizers)
     ]
 

@@ -28,6 +28,7 @@ from bench.run.devices import WorkerSetup
 
 if TYPE_CHECKING:
     from bench.config import Suite
+    from bench.run.keys import Cell
 
 # How long a worker may take to import JAX and load the suite before it counts as broken.
 STARTUP_TIMEOUT_S = 300.0
@@ -50,6 +51,21 @@ def die_with_parent() -> None:
             ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
+def load_suite_cells(
+    raw: Mapping[str, Any], source: str, cache: str | None, devices: str | None = None
+) -> tuple[Suite, dict[str, Cell]]:
+    """In a worker process: the suite from its parsed config, with JAX's persistent cache
+    on, and its cells by key (the lanes split over ``devices``, as the sweep's keys say)."""
+    from bench.config import build_suite
+    from bench.run.compile_cache import enable_persistent_cache
+    from bench.run.devices import lane_split
+    from bench.run.keys import suite_cells
+
+    suite = build_suite(dict(raw), source=source)
+    enable_persistent_cache(None if cache is None else Path(cache))
+    return suite, {cell.key: cell for cell in suite_cells(suite, lane_split(devices))}
+
+
 def _serve(
     connection: Connection,
     raw: Mapping[str, Any],
@@ -62,17 +78,11 @@ def _serve(
     # Threads, the accelerator this worker may see, no memory preallocation: all read when
     # JAX starts its backend, which nothing has done yet in this fresh interpreter.
     setup.apply()
-    from bench.config import build_suite
     from bench.results.store import CellStore
-    from bench.run.compile_cache import enable_persistent_cache
     from bench.run.compute import compute_cell
-    from bench.run.devices import lane_split
-    from bench.run.keys import suite_cells
 
     try:
-        suite = build_suite(raw, source=source)
-        enable_persistent_cache(None if cache is None else Path(cache))
-        cells = {cell.key: cell for cell in suite_cells(suite, lane_split(setup.devices))}
+        suite, cells = load_suite_cells(raw, source, cache, setup.devices)
         store_ = CellStore(Path(store))
     except Exception as error:
         connection.send(("failed", failure_reason(error)))

@@ -4,8 +4,6 @@ the task that computes one cell, and the plugin that sets a worker up before its
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -16,27 +14,22 @@ from distributed.diagnostics.plugin import WorkerPlugin
 
 from bench.results.threads import WORKER_ENV
 from bench.run.devices import WorkerSetup
-from bench.run.worker import die_with_parent
+from bench.run.worker import die_with_parent, load_suite_cells
 
+# Each worker process builds a suite once per config (tasks of one sweep share it).
 _loaded: dict[str, tuple[Any, dict[str, Any]]] = {}
 
 
 def _suite_on_worker(
     raw: Mapping[str, Any], source: str, cache: str | None
 ) -> tuple[Any, dict[str, Any]]:
-    """The suite and its cells by key, built once per worker process and config."""
-    digest = hashlib.sha256(
-        json.dumps([raw, source], sort_keys=True, default=str).encode()
-    ).hexdigest()
-    if digest not in _loaded:
-        from bench.config import build_suite
-        from bench.run.compile_cache import enable_persistent_cache
-        from bench.run.keys import suite_cells
+    """The suite and its cells by key (``load_suite_cells``), once per config."""
+    from bench.run.keys import digest  # JAX and numpy: not before the worker's setup
 
-        suite = build_suite(dict(raw), source=source)
-        enable_persistent_cache(None if cache is None else Path(cache))
-        _loaded[digest] = (suite, {cell.key: cell for cell in suite_cells(suite)})
-    return _loaded[digest]
+    name = digest({"raw": raw, "source": source})
+    if name not in _loaded:
+        _loaded[name] = load_suite_cells(raw, source, cache)
+    return _loaded[name]
 
 
 def compute_on_worker(
